@@ -1,0 +1,185 @@
+package autograd_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/difftune/difftune/autograd"
+	"github.com/difftune/difftune/tensor"
+)
+
+var cpu = tensor.CPUReference()
+
+func randVar(rng *rand.Rand, transform func(float64) float64, shape ...int) *autograd.Var {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = rng.NormFloat64()
+		if transform != nil {
+			v[i] = transform(v[i])
+		}
+	}
+	return autograd.Param(tensor.FromFloat64(cpu, v, shape...))
+}
+
+func positive(x float64) float64 { return math.Abs(x) + 0.5 }
+
+// awayFromZero keeps inputs off the kinks of ReLU, Abs and Clamp, where finite
+// differences are meaningless.
+func awayFromZero(x float64) float64 { return math.Copysign(math.Abs(x)+0.2, x) }
+
+// weighted reduces y to a scalar with fixed random weights, so that every
+// element of the gradient is exercised with a different coefficient.
+func weighted(y *autograd.Var) *autograd.Var {
+	rng := rand.New(rand.NewPCG(99, 1))
+	w := make([]float64, y.Value.Len())
+	for i := range w {
+		w[i] = rng.NormFloat64()
+	}
+	return autograd.SumAll(autograd.Mul(y, autograd.Const(tensor.FromFloat64(cpu, w, y.Shape()...))))
+}
+
+type gradCase struct {
+	name   string
+	inputs [][]int
+	domain func(float64) float64
+	f      func(in []*autograd.Var) *autograd.Var
+}
+
+var cond = tensor.FromFloat64(cpu, []float64{1, 0, 0, 1, 1, 0}, 2, 3)
+
+var gradCases = []gradCase{
+	{"add broadcast", [][]int{{3, 4}, {4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Add(in[0], in[1]) }},
+	{"sub broadcast", [][]int{{3, 1}, {3, 4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Sub(in[0], in[1]) }},
+	{"mul broadcast", [][]int{{2, 3, 4}, {3, 1}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Mul(in[0], in[1]) }},
+	{"div", [][]int{{3, 4}, {3, 4}}, positive, func(in []*autograd.Var) *autograd.Var { return autograd.Div(in[0], in[1]) }},
+	{"scale shift neg", [][]int{{5}}, nil, func(in []*autograd.Var) *autograd.Var {
+		return autograd.Neg(autograd.Shift(autograd.Scale(in[0], 3), 2))
+	}},
+	{"exp", [][]int{{6}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Exp(in[0]) }},
+	{"log", [][]int{{6}}, positive, func(in []*autograd.Var) *autograd.Var { return autograd.Log(in[0]) }},
+	{"sqrt", [][]int{{6}}, positive, func(in []*autograd.Var) *autograd.Var { return autograd.Sqrt(in[0]) }},
+	{"square", [][]int{{6}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Square(in[0]) }},
+	{"pow", [][]int{{6}}, positive, func(in []*autograd.Var) *autograd.Var { return autograd.Pow(in[0], 2.5) }},
+	{"sin", [][]int{{6}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Sin(in[0]) }},
+	{"cos", [][]int{{6}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Cos(in[0]) }},
+	{"abs", [][]int{{6}}, awayFromZero, func(in []*autograd.Var) *autograd.Var { return autograd.Abs(in[0]) }},
+	{"softplus", [][]int{{6}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Softplus(in[0]) }},
+	{"tanh", [][]int{{6}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Tanh(in[0]) }},
+	{"sigmoid", [][]int{{6}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Sigmoid(in[0]) }},
+	{"silu", [][]int{{6}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.SiLU(in[0]) }},
+	{"relu", [][]int{{6}}, awayFromZero, func(in []*autograd.Var) *autograd.Var { return autograd.ReLU(in[0]) }},
+	{"clamp", [][]int{{8}}, func(x float64) float64 { return 2 * awayFromZero(x) }, func(in []*autograd.Var) *autograd.Var {
+		return autograd.Clamp(in[0], -1, 1.1)
+	}},
+	{"where", [][]int{{2, 3}, {3}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Where(cond, in[0], in[1]) }},
+	{"sum axis", [][]int{{3, 4, 2}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Sum(in[0], 1, false) }},
+	{"mean keepdim", [][]int{{3, 4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Mean(in[0], 0, true) }},
+	{"sum all", [][]int{{3, 4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.SumAll(in[0]) }},
+	{"max", [][]int{{3, 5}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Max(in[0], 1, false) }},
+	{"logsumexp", [][]int{{3, 5}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.LogSumExp(in[0], 0, false) }},
+	{"softmax", [][]int{{3, 5}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Softmax(in[0], 1) }},
+	{"log softmax", [][]int{{3, 5}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.LogSoftmax(in[0], 0) }},
+	{"matmul", [][]int{{3, 4}, {4, 5}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.MatMul(in[0], in[1]) }},
+	{"matmul transA", [][]int{{4, 3}, {4, 5}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.MatMulT(in[0], in[1], true, false) }},
+	{"matmul transB", [][]int{{3, 4}, {5, 4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.MatMulT(in[0], in[1], false, true) }},
+	{"matmul both", [][]int{{4, 3}, {5, 4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.MatMulT(in[0], in[1], true, true) }},
+	{"batched matmul shared weight", [][]int{{2, 3, 4}, {4, 5}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.MatMul(in[0], in[1]) }},
+	{"batched matmul", [][]int{{2, 3, 4}, {2, 5, 4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.MatMulT(in[0], in[1], false, true) }},
+	{"linear silu", [][]int{{2, 3, 4}, {4, 5}, {5}}, nil, func(in []*autograd.Var) *autograd.Var {
+		return autograd.Linear(in[0], in[1], in[2], tensor.ActSiLU)
+	}},
+	{"linear tanh", [][]int{{3, 4}, {4, 5}, {5}}, nil, func(in []*autograd.Var) *autograd.Var {
+		return autograd.Linear(in[0], in[1], in[2], tensor.ActTanh)
+	}},
+	{"linear sigmoid no bias", [][]int{{3, 4}, {4, 5}}, nil, func(in []*autograd.Var) *autograd.Var {
+		return autograd.Linear(in[0], in[1], nil, tensor.ActSigmoid)
+	}},
+	{"linear relu", [][]int{{3, 4}, {4, 5}, {5}}, nil, func(in []*autograd.Var) *autograd.Var {
+		return autograd.Linear(in[0], in[1], in[2], tensor.ActReLU)
+	}},
+	{"reshape", [][]int{{3, 4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Square(autograd.Reshape(in[0], 2, 6)) }},
+	{"permute", [][]int{{2, 3, 4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Square(autograd.Permute(in[0], 2, 0, 1)) }},
+	{"transpose", [][]int{{3, 4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Square(autograd.Transpose(in[0], 0, 1)) }},
+	{"slice", [][]int{{3, 6}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Square(autograd.Slice(in[0], 1, 2, 5)) }},
+	{"expand", [][]int{{3, 1}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Square(autograd.Expand(in[0], 2, 3, 4)) }},
+	{"concat", [][]int{{2, 3}, {2, 2}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Square(autograd.Concat(1, in[0], in[1])) }},
+	{"index select", [][]int{{4, 3}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.IndexSelect(in[0], 0, []int{3, 0, 3, 1}) }},
+	{"im2col", [][]int{{2, 2, 4, 5}}, nil, func(in []*autograd.Var) *autograd.Var {
+		return autograd.Im2Col(in[0], tensor.NewConvGeom(2, 2, 4, 5, 3, 3, 2, 1))
+	}},
+	{"checkpoint", [][]int{{3, 4}, {4, 4}}, nil, func(in []*autograd.Var) *autograd.Var {
+		return autograd.Checkpoint(func(c []*autograd.Var) *autograd.Var {
+			return autograd.Tanh(autograd.MatMul(autograd.Tanh(autograd.MatMul(c[0], in[1])), in[1]))
+		}, in[0])
+	}},
+}
+
+// TestGradients checks every primitive's backward rule against central finite
+// differences in float64.
+func TestGradients(t *testing.T) {
+	for i, c := range gradCases {
+		t.Run(c.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(i), 7))
+			in := make([]*autograd.Var, len(c.inputs))
+			for k, shape := range c.inputs {
+				in[k] = randVar(rng, c.domain, shape...)
+			}
+			f := func(in []*autograd.Var) *autograd.Var { return weighted(c.f(in)) }
+			if err := autograd.CheckGradients(f, in, 1e-6, 1e-6); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestGradientChecker makes sure the checker itself catches a wrong rule.
+func TestGradientChecker(t *testing.T) {
+	x := randVar(rand.New(rand.NewPCG(1, 2)), nil, 4)
+	wrong := func(in []*autograd.Var) *autograd.Var {
+		// Square's value, but Scale's gradient: a deliberately broken rule.
+		sq := autograd.Square(in[0]).Value
+		return weighted(autograd.Add(autograd.Scale(in[0], 0), autograd.Const(sq)))
+	}
+	if err := autograd.CheckGradients(wrong, []*autograd.Var{x}, 1e-6, 1e-6); err == nil {
+		t.Fatal("a wrong gradient passed the check")
+	}
+}
+
+func TestAccumulationAndNoGrad(t *testing.T) {
+	x := autograd.Param(tensor.FromFloat64(cpu, []float64{1, 2}, 2))
+	// x used twice: gradients add.
+	autograd.SumAll(autograd.Add(autograd.Square(x), x)).Backward()
+	if g := x.Grad.Float64s(); g[0] != 3 || g[1] != 5 {
+		t.Fatalf("grad %v, want [3 5]", g)
+	}
+	// A second backward accumulates into Grad.
+	autograd.SumAll(x).Backward()
+	if g := x.Grad.Float64s(); g[0] != 4 || g[1] != 6 {
+		t.Fatalf("accumulated grad %v, want [4 6]", g)
+	}
+	var y *autograd.Var
+	autograd.NoGrad(func() { y = autograd.Square(x) })
+	if y.RequiresGrad() || !y.IsLeaf() {
+		t.Fatal("an op under NoGrad was recorded")
+	}
+	if !autograd.Recording() {
+		t.Fatal("recording not restored after NoGrad")
+	}
+}
+
+func TestBackwardTwicePanics(t *testing.T) {
+	x := autograd.Param(tensor.FromFloat64(cpu, []float64{1, 2}, 2))
+	y := autograd.SumAll(autograd.Square(autograd.Exp(x)))
+	y.Backward()
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a second Backward through a freed graph did not panic")
+		}
+	}()
+	y.Backward()
+}

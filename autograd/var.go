@@ -1,0 +1,194 @@
+// Package autograd is a reverse-mode automatic differentiation tape over
+// tensors. A Var holds a value and, after Backward, the gradient of a scalar
+// with respect to it. Operations on Vars record a node with a backward rule when
+// any input requires a gradient and recording is enabled; Backward walks the
+// nodes in reverse topological order, accumulating gradients.
+//
+// The primitives are few (one file each family), each checked against central
+// finite differences in float64 by the package's tests; everything else is
+// composed from them. Recording is a process-wide switch (NoGrad); build graphs
+// from one goroutine at a time.
+package autograd
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/difftune/difftune/tensor"
+)
+
+// Var is a tensor in a computation graph.
+type Var struct {
+	// Value is the forward value.
+	Value *tensor.Tensor
+	// Grad is the accumulated gradient of leaves that require one (nil before
+	// the first Backward that reaches them).
+	Grad *tensor.Tensor
+
+	requiresGrad bool
+	node         *node
+}
+
+// node records how a Var was computed: its inputs and the rule that maps the
+// gradient of the output to gradients of the inputs.
+type node struct {
+	op       string
+	inputs   []*Var
+	backward func(g *tensor.Tensor) []*tensor.Tensor
+}
+
+// Param wraps t as a leaf whose gradient is wanted (a trainable parameter or
+// an input to differentiate with respect to).
+func Param(t *tensor.Tensor) *Var { return &Var{Value: t, requiresGrad: true} }
+
+// Const wraps t as a leaf without gradient.
+func Const(t *tensor.Tensor) *Var { return &Var{Value: t} }
+
+// RequiresGrad reports whether gradients flow to this Var.
+func (v *Var) RequiresGrad() bool { return v.requiresGrad }
+
+// SetRequiresGrad turns gradient tracking of a leaf on or off.
+func (v *Var) SetRequiresGrad(on bool) {
+	if v.node != nil {
+		panic("autograd: SetRequiresGrad on a computed Var")
+	}
+	v.requiresGrad = on
+}
+
+// Detach returns a leaf with the same value and no history.
+func (v *Var) Detach() *Var { return &Var{Value: v.Value} }
+
+// IsLeaf reports whether v was not computed by a recorded operation.
+func (v *Var) IsLeaf() bool { return v.node == nil }
+
+// Shape is the shape of the value.
+func (v *Var) Shape() []int { return v.Value.Shape() }
+
+// ZeroGrad forgets the accumulated gradient.
+func (v *Var) ZeroGrad() { v.Grad = nil }
+
+// String describes the Var.
+func (v *Var) String() string {
+	op := "leaf"
+	if v.node != nil {
+		op = v.node.op
+	}
+	return fmt.Sprintf("Var(%v, %s, grad=%v)", v.Value.Shape(), op, v.requiresGrad)
+}
+
+var noGradDepth int
+
+// NoGrad runs fn without recording operations (inference, rollouts whose
+// gradient is not needed, parameter updates).
+func NoGrad(fn func()) {
+	noGradDepth++
+	defer func() { noGradDepth-- }()
+	fn()
+}
+
+// Recording reports whether operations are being recorded.
+func Recording() bool { return noGradDepth == 0 }
+
+// record returns a Var for value computed from inputs by op, with a node when
+// gradients are needed.
+func record(op string, value *tensor.Tensor, backward func(g *tensor.Tensor) []*tensor.Tensor, inputs ...*Var) *Var {
+	out := &Var{Value: value}
+	if !Recording() {
+		return out
+	}
+	for _, in := range inputs {
+		if in.requiresGrad {
+			out.requiresGrad = true
+			out.node = &node{op: op, inputs: inputs, backward: backward}
+			break
+		}
+	}
+	return out
+}
+
+// Backward computes the gradient of v, which must hold one element, with
+// respect to every leaf that requires a gradient, adding to their Grad. The
+// graph is freed as it is walked: call Backward once per forward pass.
+func (v *Var) Backward() {
+	if v.Value.Len() != 1 {
+		panic(fmt.Sprintf("autograd: Backward of a Var with shape %v (need a scalar; use BackwardWith)", v.Shape()))
+	}
+	v.BackwardWith(tensor.Full(v.Value.Backend(), v.Value.DType(), 1, v.Shape()...))
+}
+
+// BackwardWith back-propagates the gradient g (shape of v) from v.
+func (v *Var) BackwardWith(g *tensor.Tensor) {
+	if !slices.Equal(g.Shape(), v.Shape()) {
+		panic(fmt.Sprintf("autograd: gradient of shape %v for a Var of shape %v", g.Shape(), v.Shape()))
+	}
+	if !v.requiresGrad {
+		panic("autograd: Backward of a Var that does not require a gradient")
+	}
+	order := topoOrder(v)
+	grads := map[*Var]*tensor.Tensor{v: g}
+	for i := len(order) - 1; i >= 0; i-- {
+		u := order[i]
+		gu := grads[u]
+		delete(grads, u)
+		if gu == nil {
+			continue
+		}
+		if u.node == nil {
+			accumulate(&u.Grad, gu)
+			continue
+		}
+		if u.node.backward == nil {
+			panic("autograd: Backward through a graph that was already freed (" + u.node.op + ")")
+		}
+		gin := u.node.backward(gu)
+		for k, in := range u.node.inputs {
+			if in.requiresGrad && gin[k] != nil {
+				if !slices.Equal(gin[k].Shape(), in.Shape()) {
+					panic(fmt.Sprintf("autograd: %s returned a gradient of shape %v for an input of shape %v", u.node.op, gin[k].Shape(), in.Shape()))
+				}
+				if prev, ok := grads[in]; ok {
+					grads[in] = tensor.Add(prev, gin[k])
+				} else {
+					grads[in] = gin[k]
+				}
+			}
+		}
+		u.node.backward = nil
+	}
+}
+
+func accumulate(dst **tensor.Tensor, g *tensor.Tensor) {
+	if *dst == nil {
+		*dst = g.Clone()
+		return
+	}
+	*dst = tensor.Add(*dst, g)
+}
+
+// topoOrder lists the Vars that v depends on (and that require gradients) so
+// that every Var comes after its inputs.
+func topoOrder(v *Var) []*Var {
+	var order []*Var
+	visited := map[*Var]bool{}
+	type frame struct {
+		v    *Var
+		next int
+	}
+	stack := []frame{{v: v}}
+	visited[v] = true
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if top.v.node != nil && top.next < len(top.v.node.inputs) {
+			in := top.v.node.inputs[top.next]
+			top.next++
+			if in.requiresGrad && !visited[in] {
+				visited[in] = true
+				stack = append(stack, frame{v: in})
+			}
+			continue
+		}
+		order = append(order, top.v)
+		stack = stack[:len(stack)-1]
+	}
+	return order
+}

@@ -1,0 +1,151 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/difftune/difftune/autograd"
+	"github.com/difftune/difftune/tensor"
+)
+
+// Schedule maps a step (from 0) to a learning rate.
+type Schedule func(step int) float64
+
+// ConstantLR is a fixed learning rate.
+func ConstantLR(lr float64) Schedule { return func(int) float64 { return lr } }
+
+// CosineLR decays from lr to minLR over total steps along half a cosine, after
+// an optional linear warm-up.
+func CosineLR(lr, minLR float64, total, warmup int) Schedule {
+	return func(step int) float64 {
+		if step < warmup {
+			return lr * float64(step+1) / float64(warmup)
+		}
+		if total <= warmup {
+			return lr
+		}
+		p := math.Min(1, float64(step-warmup)/float64(total-warmup))
+		return minLR + 0.5*(lr-minLR)*(1+math.Cos(math.Pi*p))
+	}
+}
+
+// Adam is the Adam optimizer (AdamW when WeightDecay ≠ 0, decoupled decay).
+type Adam struct {
+	LR                Schedule
+	Beta1, Beta2, Eps float64
+	WeightDecay       float64
+	params            []*autograd.Var
+	m, v              []*tensor.Tensor
+	step              int
+}
+
+// NewAdam returns Adam over params with the usual moments (0.9, 0.999, 1e-8).
+func NewAdam(params []*autograd.Var, lr Schedule) *Adam {
+	a := &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, params: params}
+	for _, p := range params {
+		a.m = append(a.m, tensor.ZerosLike(p.Value))
+		a.v = append(a.v, tensor.ZerosLike(p.Value))
+	}
+	return a
+}
+
+// Steps is the number of updates made.
+func (a *Adam) Steps() int { return a.step }
+
+// Step updates every parameter that has a gradient, then clears the gradients.
+func (a *Adam) Step() {
+	h := tensor.AdamHyper{LR: a.LR(a.step), Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, WeightDecay: a.WeightDecay, Step: a.step + 1}
+	a.step++
+	for i, p := range a.params {
+		if p.Grad == nil {
+			continue
+		}
+		if !p.Value.IsContiguous() {
+			p.Value = p.Value.Clone()
+		}
+		tensor.AdamStep(p.Value, p.Grad, a.m[i], a.v[i], h)
+		p.ZeroGrad()
+	}
+}
+
+// ClipGradNorm scales the gradients of params so that their joint L2 norm is at
+// most maxNorm, and returns the norm before clipping. A non-finite norm is
+// returned as is, with the gradients untouched, for the caller to stop on.
+func ClipGradNorm(params []*autograd.Var, maxNorm float64) float64 {
+	var sq float64
+	for _, p := range params {
+		if p.Grad != nil {
+			sq += tensor.SumAll(tensor.Square(p.Grad)).Item()
+		}
+	}
+	norm := math.Sqrt(sq)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) || maxNorm <= 0 || norm <= maxNorm {
+		return norm
+	}
+	for _, p := range params {
+		if p.Grad != nil {
+			p.Grad = tensor.Scale(p.Grad, maxNorm/norm)
+		}
+	}
+	return norm
+}
+
+// EMA keeps an exponential moving average of a module's parameters.
+type EMA struct {
+	Decay  float64
+	shadow []*tensor.Tensor
+	params []*autograd.Var
+}
+
+// NewEMA starts an average at the current parameter values.
+func NewEMA(params []*autograd.Var, decay float64) *EMA {
+	e := &EMA{Decay: decay, params: params}
+	for _, p := range params {
+		e.shadow = append(e.shadow, p.Value.Clone())
+	}
+	return e
+}
+
+// Update moves the average toward the current parameters.
+func (e *EMA) Update() {
+	for i, p := range e.params {
+		e.shadow[i] = tensor.Add(tensor.Scale(e.shadow[i], e.Decay), tensor.Scale(p.Value, 1-e.Decay))
+	}
+}
+
+// CopyTo writes the averaged values into the parameters.
+func (e *EMA) CopyTo() {
+	for i, p := range e.params {
+		p.Value = e.shadow[i].Clone()
+	}
+}
+
+// LayerNorm normalizes the last dimension to zero mean and unit variance, then
+// scales and shifts it.
+type LayerNorm struct {
+	Gamma, Beta *autograd.Var
+	Eps         float64
+}
+
+// NewLayerNorm makes a layer norm over width features (γ = 1, β = 0).
+func NewLayerNorm(init *Init, width int) *LayerNorm {
+	return &LayerNorm{Gamma: init.Constant(1, width), Beta: init.Constant(0, width), Eps: 1e-5}
+}
+
+// Params implements Module.
+func (l *LayerNorm) Params() []Param { return []Param{{"weight", l.Gamma}, {"bias", l.Beta}} }
+
+// Forward normalizes x [..., width].
+func (l *LayerNorm) Forward(x *autograd.Var) *autograd.Var {
+	if x.Value.Dim(-1) != l.Gamma.Value.Dim(0) {
+		panic(fmt.Sprintf("nn: LayerNorm of width %d applied to shape %v", l.Gamma.Value.Dim(0), x.Shape()))
+	}
+	return autograd.Add(autograd.Mul(Normalize(x, -1, l.Eps), l.Gamma), l.Beta)
+}
+
+// Normalize returns (x − mean)/√(var + eps) along axis (biased variance).
+func Normalize(x *autograd.Var, axis int, eps float64) *autograd.Var {
+	centered := autograd.Sub(x, autograd.Mean(x, axis, true))
+	variance := autograd.Mean(autograd.Square(centered), axis, true)
+	return autograd.Div(centered, autograd.Sqrt(autograd.Shift(variance, eps)))
+}

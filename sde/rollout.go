@@ -1,0 +1,117 @@
+package sde
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/difftune/difftune/autograd"
+	"github.com/difftune/difftune/tensor"
+)
+
+// TimeNet is a network of a state and a time: ε_θ(x, s) of a pre-trained model
+// (times are diffusion times s) or a control u(t, x) (indexed the same way).
+// times has one entry shared by all rows, or one per row.
+type TimeNet interface {
+	Forward(x *autograd.Var, times []float64) *autograd.Var
+}
+
+// Noise is a reproducible source of Gaussian increments: step k of rollout r
+// draws from the Philox stream (Seed, r·2³² + k), so a rollout can be replayed
+// exactly (gradient checkpointing) and every backend draws the same numbers.
+type Noise struct {
+	Seed    uint64
+	rollout uint64
+}
+
+// NewRollout reserves the streams of one rollout and returns its base draw.
+func (n *Noise) NewRollout() uint64 {
+	n.rollout++
+	return n.rollout << 32
+}
+
+// Rollout integrates the generative SDE dx = (f_pre + u)dt + σ(t)dW of a VP
+// model by Euler–Maruyama (ALGORITHMS.md §0) and accumulates the path KL
+// Σ_k ‖u_k‖²/(2σ²(t_k))·Δt (§1) per sample.
+type Rollout struct {
+	VP   VP
+	Grid Grid
+	// Eps is the pre-trained noise predictor (its parameters frozen or not).
+	Eps TimeNet
+	// Control is the extra drift u; nil rolls out the pre-trained model.
+	Control TimeNet
+	// Guidance, if set, returns an extra drift term at step k (classifier or
+	// reward guidance); it is added like the control but not counted in the KL.
+	Guidance func(x *autograd.Var, k int) *autograd.Var
+	// DetachBefore runs steps k < DetachBefore without recording, so that
+	// gradients flow only through the last steps (DRaFT-K truncation).
+	DetachBefore int
+	// Segment > 0 checkpoints the rollout in segments of that many steps:
+	// intermediate activations are recomputed in the backward pass.
+	Segment int
+}
+
+// Result is the end of a rollout.
+type Result struct {
+	X  *autograd.Var // x_T, [n, d]
+	KL *autograd.Var // per-sample path KL of the control, [n] (zeros without control)
+}
+
+// Run rolls out from x0 [n, d] with noise streams starting at draw.
+func (r Rollout) Run(x0 *autograd.Var, seed, draw uint64) Result {
+	if r.Grid.Steps < 1 {
+		panic(fmt.Sprintf("sde: rollout with %d steps", r.Grid.Steps))
+	}
+	n := x0.Value.Dim(0)
+	x := x0
+	kl := autograd.Const(tensor.Zeros(x0.Value.Backend(), x0.Value.DType(), n))
+	k := 0
+	autograd.NoGrad(func() {
+		for ; k < min(r.DetachBefore, r.Grid.Steps); k++ {
+			x, kl = r.step(x, kl, k, seed, draw)
+		}
+	})
+	for k < r.Grid.Steps {
+		if r.Segment <= 0 || !autograd.Recording() {
+			x, kl = r.step(x, kl, k, seed, draw)
+			k++
+			continue
+		}
+		k0, k1 := k, min(k+r.Segment, r.Grid.Steps)
+		packed := autograd.Checkpoint(func(in []*autograd.Var) *autograd.Var {
+			x, kl := in[0], in[1]
+			for j := k0; j < k1; j++ {
+				x, kl = r.step(x, kl, j, seed, draw)
+			}
+			// One checkpoint node carries both x and kl: pack them as [x, kl].
+			return autograd.Concat(1, x, autograd.Reshape(kl, n, 1))
+		}, x, kl)
+		d := packed.Value.Dim(1) - 1
+		x = autograd.Slice(packed, 1, 0, d)
+		kl = autograd.Reshape(autograd.Slice(packed, 1, d, d+1), n)
+		k = k1
+	}
+	return Result{X: x, KL: kl}
+}
+
+// step advances one Euler–Maruyama step k:
+// x ← x + (½βx − β·ε/σ_s + u)Δt + √(βΔt)·ξ, kl ← kl + ‖u‖²Δt/(2β).
+func (r Rollout) step(x, kl *autograd.Var, k int, seed, draw uint64) (*autograd.Var, *autograd.Var) {
+	s := r.Grid.S(k)
+	beta := r.VP.Beta(s)
+	dt := r.Grid.Dt
+	sv := []float64{s}
+	eps := r.Eps.Forward(x, sv)
+	// drift·Δt = ½βΔt·x − (βΔt/σ_s)·ε
+	next := autograd.Add(autograd.Scale(x, 1+0.5*beta*dt), autograd.Scale(eps, -beta*dt/r.VP.SigmaS(s)))
+	if r.Control != nil {
+		u := r.Control.Forward(x, sv)
+		next = autograd.Add(next, autograd.Scale(u, dt))
+		kl = autograd.Add(kl, autograd.Scale(autograd.Sum(autograd.Square(u), 1, false), dt/(2*beta)))
+	}
+	if r.Guidance != nil {
+		next = autograd.Add(next, autograd.Scale(r.Guidance(x, k), dt))
+	}
+	xi := tensor.RandNormal(x.Value.Backend(), x.Value.DType(), seed, draw+uint64(k), x.Shape()...)
+	next = autograd.Add(next, autograd.Const(tensor.Scale(xi, math.Sqrt(beta*dt))))
+	return next, kl
+}

@@ -1,0 +1,143 @@
+package tensor
+
+import "math"
+
+// reduceGeometry views a contiguous tensor as [outer, n, inner] around axis.
+func reduceGeometry(shape []int, axis int) (outer, n, inner int) {
+	outer, inner = 1, 1
+	for i, d := range shape {
+		switch {
+		case i < axis:
+			outer *= d
+		case i > axis:
+			inner *= d
+		}
+	}
+	return outer, shape[axis], inner
+}
+
+func (c *cpuBackend) Reduce(op ReduceOp, dst, src *Tensor, axis int) {
+	src = src.Contiguous()
+	outer, n, inner := reduceGeometry(src.shape, axis)
+	switch dst.DType() {
+	case Float32:
+		reduceKernel(op, host[float32](dst)[dst.offset:], host[float32](src)[src.offset:], outer, n, inner)
+	case Float64:
+		reduceKernel(op, host[float64](dst)[dst.offset:], host[float64](src)[src.offset:], outer, n, inner)
+	}
+}
+
+func reduceKernel[T number](op ReduceOp, d, s []T, outer, n, inner int) {
+	// Parallel over outer rows, or over inner columns when there is one row.
+	if outer == 1 && inner > 1 {
+		parallelFor(inner, max(1, parallelGrain/max(n, 1)), func(lo, hi int) {
+			reduceBlock(op, d[lo:hi], s[lo:], n, inner, hi-lo)
+		})
+		return
+	}
+	parallelFor(outer, max(1, parallelGrain/max(n*inner, 1)), func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			reduceBlock(op, d[o*inner:(o+1)*inner], s[o*n*inner:], n, inner, inner)
+		}
+	})
+}
+
+// reduceBlock reduces width columns of an [n, stride] block of s into d.
+func reduceBlock[T number](op ReduceOp, d, s []T, n, stride, width int) {
+	switch op {
+	case ReduceSum:
+		// Accumulate in float64 so that float32 sums over long axes stay accurate.
+		acc := make([]float64, width)
+		for j := range n {
+			row := s[j*stride : j*stride+width]
+			for i, v := range row {
+				acc[i] += float64(v)
+			}
+		}
+		for i := range d[:width] {
+			d[i] = T(acc[i])
+		}
+	case ReduceMax, ReduceMin, ReduceArgMax:
+		best := make([]T, width)
+		arg := make([]int, width)
+		copy(best, s[:width])
+		for j := 1; j < n; j++ {
+			row := s[j*stride : j*stride+width]
+			for i, v := range row {
+				if (op == ReduceMin && v < best[i]) || (op != ReduceMin && v > best[i]) || (v != v && best[i] == best[i]) {
+					best[i], arg[i] = v, j
+				}
+			}
+		}
+		if op == ReduceArgMax {
+			for i := range d[:width] {
+				d[i] = T(arg[i])
+			}
+		} else {
+			copy(d[:width], best)
+		}
+	case ReduceLogSumExp:
+		m := make([]float64, width)
+		for i := range m {
+			m[i] = math.Inf(-1)
+		}
+		for j := range n {
+			for i, v := range s[j*stride : j*stride+width] {
+				m[i] = math.Max(m[i], float64(v))
+			}
+		}
+		acc := make([]float64, width)
+		for j := range n {
+			for i, v := range s[j*stride : j*stride+width] {
+				if !math.IsInf(m[i], 0) {
+					acc[i] += math.Exp(float64(v) - m[i])
+				}
+			}
+		}
+		for i := range d[:width] {
+			if math.IsInf(m[i], 0) {
+				d[i] = T(m[i]) // all −Inf gives −Inf; any +Inf gives +Inf
+			} else {
+				d[i] = T(m[i] + math.Log(acc[i]))
+			}
+		}
+	}
+}
+
+func (c *cpuBackend) Softmax(dst, src *Tensor, axis int, log bool) {
+	src = src.Contiguous()
+	outer, n, inner := reduceGeometry(src.shape, axis)
+	switch dst.DType() {
+	case Float32:
+		softmaxKernel(host[float32](dst)[dst.offset:], host[float32](src)[src.offset:], outer, n, inner, log)
+	case Float64:
+		softmaxKernel(host[float64](dst)[dst.offset:], host[float64](src)[src.offset:], outer, n, inner, log)
+	}
+}
+
+func softmaxKernel[T number](d, s []T, outer, n, inner int, log bool) {
+	rows := outer * inner
+	parallelFor(rows, max(1, parallelGrain/max(n, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			o, i := r/inner, r%inner
+			base := o*n*inner + i
+			m := math.Inf(-1)
+			for j := range n {
+				m = math.Max(m, float64(s[base+j*inner]))
+			}
+			var z float64
+			for j := range n {
+				z += math.Exp(float64(s[base+j*inner]) - m)
+			}
+			lz := m + math.Log(z)
+			for j := range n {
+				v := float64(s[base+j*inner]) - lz
+				if log {
+					d[base+j*inner] = T(v)
+				} else {
+					d[base+j*inner] = T(math.Exp(v))
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,21 @@
+package tensor_test
+
+import (
+	"testing"
+
+	"github.com/difftune/difftune/tensor"
+	"github.com/difftune/difftune/tensor/backendtest"
+)
+
+// TestCPUBackends runs the backend suite on both CPU variants: the fast
+// kernels and the gonum reference.
+func TestCPUBackends(t *testing.T) {
+	for _, b := range []tensor.Backend{tensor.CPU(), tensor.CPUReference()} {
+		t.Run(b.Name(), func(t *testing.T) {
+			backendtest.Run(t, b, map[tensor.DType]backendtest.Tolerances{
+				tensor.Float32: backendtest.Float32Tol,
+				tensor.Float64: backendtest.Float64Tol,
+			})
+		})
+	}
+}
