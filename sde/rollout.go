@@ -15,18 +15,19 @@ type TimeNet interface {
 	Forward(x *autograd.Var, times []float64) *autograd.Var
 }
 
-// Noise is a reproducible source of Gaussian increments: step k of rollout r
-// draws from the Philox stream (Seed, r·2³² + k), so a rollout can be replayed
-// exactly (gradient checkpointing) and every backend draws the same numbers.
-type Noise struct {
-	Seed    uint64
-	rollout uint64
+// Streams hands out Philox draws so that no two uses of one seed share
+// numbers: each call of Next reserves 2³² consecutive draws (base + k for step
+// k of a rollout). A run that calls Next in the same order replays exactly,
+// on every backend; a checkpointed rollout replays its steps' noise.
+type Streams struct {
+	Seed uint64
+	used uint64
 }
 
-// NewRollout reserves the streams of one rollout and returns its base draw.
-func (n *Noise) NewRollout() uint64 {
-	n.rollout++
-	return n.rollout << 32
+// Next reserves a block of draws and returns its base.
+func (s *Streams) Next() uint64 {
+	s.used++
+	return s.used << 32
 }
 
 // Rollout integrates the generative SDE dx = (f_pre + u)dt + σ(t)dW of a VP

@@ -48,10 +48,11 @@
 //
 // This package evaluates the transform in float64 from the exact float32
 // uniforms and rounds the results to float32, so its normals are the
-// correctly rounded values up to one float32 ulp. A GPU evaluating log,
-// sqrt, cos and sin in float32 agrees to within the accuracy of its
-// transcendental functions (a few ulp of r, and about 1e-6 absolute for the
-// sines), not bit for bit. Magnitudes are bounded by sqrt(48 ln 2) ≈ 5.77.
+// correctly rounded values up to one float32 ulp. An implementation
+// evaluating log, sqrt, cos, sin and 2πu in float32 agrees to within the
+// accuracy of that arithmetic, not bit for bit: with C's float32 functions
+// the largest difference over 4e6 normals is 1.9e-6. Magnitudes are bounded
+// by sqrt(48 ln 2) ≈ 5.77.
 //
 // # float64 variates
 //

@@ -127,10 +127,15 @@ func TestNormalMapping(t *testing.T) {
 // values for other implementations of the mapping (the GLSL shader).
 func TestGolden(t *testing.T) {
 	const seed, draw = 0x0123456789abcdef, 42
-	wantU32 := []uint32{ /* filled below */ }
-	wantN32 := []float32{}
-	wantU64 := []float64{}
-	wantN64 := []float64{}
+	// Blocks 0 and 1 of the draw: bbb8d34b 3d0d511d 3998a0ef 268e0d84,
+	// 6949a91b fd665716 9889fa3d 05e7cce2.
+	wantU32 := []uint32{0x3f3bb8d3, 0x3e743544, 0x3e666284, 0x3e1a3834, 0x3ed29352, 0x3f7d6657, 0x3f1889fb, 0x3cbcf9a0}
+	wantN32 := []float32{0.05694198, 0.7856135, 1.009941, 1.4012355, 1.3303133, -0.08501521, 1.006932, 0.14697751}
+	wantU64 := []float64{0.23848444915686018, 0.15060505369328558, 0.9898428373065032, 0.023068242379430504}
+	wantN64 := []float64{0.9900190595406817, 1.373595504032555, 0.14139392928975997, 0.02063865456370214}
+	if got := Block(Counter(draw, 1), Key(seed)); got != [4]uint32{0x6949a91b, 0xfd665716, 0x9889fa3d, 0x05e7cce2} {
+		t.Errorf("block 1 = %08x", got)
+	}
 
 	u32 := make([]float32, len(wantU32))
 	Uniform32(seed, draw, u32)
@@ -448,9 +453,8 @@ func TestUniformStatistics(t *testing.T) {
 }
 
 func TestSource(t *testing.T) {
-	s := NewSource(123)
-	const n = 10
-	got := make([][]float64, 0, 4)
+	const seed, n = 123, 10
+	s := NewSource(seed)
 	a := make([]float32, n)
 	s.NextNormal32(a)
 	b := make([]float64, n)
@@ -459,22 +463,20 @@ func TestSource(t *testing.T) {
 	s.NextUniform32(c)
 	d := make([]float64, n)
 	s.NextUniform64(d)
-	if d := s.Next(); d != 4 {
-		t.Errorf("Next after four draws = %d, want 4", d)
+	if next := s.Next(); next != 4 {
+		t.Errorf("Next after four draws = %d, want 4", next)
 	}
-	if s.Draw != 5 || s.Seed != 123 {
+	if *s != (Source{Seed: seed, Draw: 5}) {
 		t.Errorf("Source = %+v, want {Seed:123 Draw:5}", *s)
 	}
 	cases := fillCases()
-	for i, v := range [][]float64{widen32(a), b, widen32(c), d} {
-		got = append(got, v)
-		want := []fillCase{cases[2], cases[3], cases[0], cases[1]}[i].fill(123, uint64(i), n)
-		if !identical(v, want) {
-			t.Errorf("draw %d of the Source differs from the corresponding function", i)
+	for draw, tt := range []struct {
+		got []float64
+		c   fillCase
+	}{{widen32(a), cases[2]}, {b, cases[3]}, {widen32(c), cases[0]}, {d, cases[1]}} {
+		if want := tt.c.fill(seed, uint64(draw), n); !identical(tt.got, want) {
+			t.Errorf("draw %d of the Source differs from %s(%d, %d)", draw, tt.c.name, seed, draw)
 		}
-	}
-	if identical(got[0][:n], widen32(make([]float32, n))) {
-		t.Errorf("Source produced zeros")
 	}
 
 	// Resuming from a saved state continues the sequence.
@@ -482,8 +484,7 @@ func TestSource(t *testing.T) {
 	x := make([]float32, n)
 	s.NextNormal32(x)
 	y := make([]float32, n)
-	resumed := saved
-	resumed.NextNormal32(y)
+	saved.NextNormal32(y)
 	if !slices.Equal(x, y) {
 		t.Errorf("resumed Source differs")
 	}

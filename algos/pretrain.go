@@ -1,0 +1,96 @@
+package algos
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/difftune/difftune/autograd"
+	"github.com/difftune/difftune/nn"
+	"github.com/difftune/difftune/sde"
+	"github.com/difftune/difftune/tensor"
+)
+
+// Pretrained is a diffusion model ready to sample: its schedule, grid and
+// noise-prediction network (frozen).
+type Pretrained struct {
+	VP    sde.VP
+	Steps int // Euler–Maruyama steps of a rollout
+	Eps   *nn.TimeMLP
+	Dim   int
+}
+
+// Grid is the sampling grid.
+func (p *Pretrained) Grid() sde.Grid { return p.VP.NewGrid(p.Steps) }
+
+// PretrainConfig sets the network and the denoising score matching run.
+type PretrainConfig struct {
+	Width, Depth, EmbDim int
+	Iters, Batch         int
+	LR                   float64
+	Seed                 uint64
+}
+
+// DataSampler returns a fresh batch [n, d] of training data for iteration i.
+type DataSampler func(i, n int) *tensor.Tensor
+
+// NewEpsNet builds the noise-prediction network of the given size:
+// [x, embedding] → Width (×Depth, SiLU) → d.
+func NewEpsNet(init *nn.Init, dim int, c PretrainConfig) *nn.TimeMLP {
+	hidden := make([]int, c.Depth)
+	for i := range hidden {
+		hidden[i] = c.Width
+	}
+	return nn.NewTimeMLP(init, dim, c.EmbDim, dim, tensor.ActSiLU, hidden...)
+}
+
+// Pretrain fits ε_θ by denoising score matching with Adam (cosine-decayed
+// learning rate), calling progress after each step. It stops with an error on
+// a non-finite loss.
+func Pretrain(b tensor.Backend, vp sde.VP, dim int, c PretrainConfig, data DataSampler, progress func(iter int, loss float64)) (*nn.TimeMLP, error) {
+	init := &nn.Init{Backend: b, DType: tensor.Float32, Seed: c.Seed}
+	streams := &sde.Streams{Seed: c.Seed}
+	eps := NewEpsNet(init, dim, c)
+	opt := nn.NewAdam(nn.Vars(eps), nn.CosineLR(c.LR, c.LR/10, c.Iters, 0))
+	for i := range c.Iters {
+		x0 := data(i, c.Batch)
+		loss := vp.DSMLoss(eps, x0, c.Seed, streams.Next())
+		l := loss.Value.Item()
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return nil, fmt.Errorf("pre-training: loss is %v at step %d (lower the learning rate)", l, i)
+		}
+		loss.Backward()
+		opt.Step()
+		if progress != nil {
+			progress(i, l)
+		}
+	}
+	nn.SetTrainable(eps, false)
+	return eps, nil
+}
+
+// SamplePretrained draws n samples of the pre-trained model (no control),
+// in chunks, without recording gradients; rows of the result are points.
+func SamplePretrained(p *Pretrained, b tensor.Backend, n int, rng *sde.Streams) []float64 {
+	return sampleChunks(n, func(m int) []float64 {
+		x0 := tensor.RandNormal(b, tensor.Float32, rng.Seed, rng.Next(), m, p.Dim)
+		roll := sde.Rollout{VP: p.VP, Grid: p.Grid(), Eps: p.Eps}
+		var out []float64
+		autograd.NoGrad(func() {
+			out = roll.Run(autograd.Const(x0), rng.Seed, rng.Next()).X.Value.Float64s()
+		})
+		return out
+	})
+}
+
+// sampleChunk is the largest batch rolled out at once when sampling.
+const sampleChunk = 2048
+
+// sampleChunks concatenates f(m) over chunks of at most sampleChunk rows that
+// add up to n.
+func sampleChunks(n int, f func(m int) []float64) []float64 {
+	var out []float64
+	for lo := 0; lo < n; lo += sampleChunk {
+		out = append(out, f(min(sampleChunk, n-lo))...)
+	}
+	return out
+}
