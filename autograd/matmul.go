@@ -60,12 +60,14 @@ func Linear(x, w, b *Var, act tensor.Activation) *Var {
 		bias = b.Value
 		inputs = append(inputs, b)
 	}
-	keepZ := act == tensor.ActSiLU
-	y, z := tensor.Gemm(x2, w.Value, tensor.GemmOpts{Bias: bias, Act: act, KeepPreAct: keepZ})
+	y, deriv := tensor.Gemm(x2, w.Value, tensor.GemmOpts{Bias: bias, Act: act, KeepDeriv: true})
 	outShape := append(append([]int{}, shape[:len(shape)-1]...), w.Value.Dim(1))
 	out := y.Reshape(outShape...)
 	return record("linear", out, func(g *tensor.Tensor) []*tensor.Tensor {
-		dz := activationGrad(act, z, y, g.Reshape(rows, w.Value.Dim(1)))
+		dz := g.Reshape(rows, w.Value.Dim(1))
+		if deriv != nil {
+			dz = tensor.Mul(dz, deriv)
+		}
 		grads := make([]*tensor.Tensor, len(inputs))
 		if x.requiresGrad {
 			grads[0] = tensor.MatMulT(dz, w.Value, false, true).Reshape(shape...)

@@ -52,9 +52,9 @@ type Backend interface {
 	// MatMul computes dst = act(op(a)·op(b) + bias) over a batch: a is
 	// [batch, m, k] (or [batch, k, m] when transA), b is [batch, k, n] (or
 	// [batch, n, k]), dst [batch, m, n]. bias ([n], may be nil) and act are the
-	// fused epilogue; preAct (may be nil, shape of dst) receives the values
-	// before the activation.
-	MatMul(dst, a, b *Tensor, transA, transB bool, bias *Tensor, act Activation, preAct *Tensor)
+	// fused epilogue; deriv (may be nil, shape of dst) receives the
+	// derivative act'(z) at the pre-activation values z, for the backward pass.
+	MatMul(dst, a, b *Tensor, transA, transB bool, bias *Tensor, act Activation, deriv *Tensor)
 	// IndexSelect gathers entries idx along axis: dst has src's shape with
 	// that axis replaced by len(idx).
 	IndexSelect(dst, src *Tensor, axis int, idx []int)

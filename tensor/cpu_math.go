@@ -68,3 +68,25 @@ func siluGrad[T number](d, x, g []T, n, sd, sx, sg int) {
 		d[j*sd] = T(float64(g[j*sg]) * s * (1 + xv*(1-s)))
 	}
 }
+
+// siluScalar and sigmoidScalar are the portable loops behind siluF32 and
+// sigmoidF32 (the SIMD builds use them for the tails of slices).
+func siluScalar(x, d []float32) {
+	for i, z := range x {
+		s := sigmoid32(z)
+		x[i] = z * s
+		if d != nil {
+			d[i] = s * (1 + z*(1-s))
+		}
+	}
+}
+
+func sigmoidScalar(x, d []float32) {
+	for i, z := range x {
+		s := sigmoid32(z)
+		x[i] = s
+		if d != nil {
+			d[i] = s * (1 - s)
+		}
+	}
+}

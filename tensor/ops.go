@@ -159,13 +159,13 @@ type GemmOpts struct {
 	TransA, TransB bool
 	Bias           *Tensor    // [n], added to every row; nil for none
 	Act            Activation // applied after the bias
-	KeepPreAct     bool       // also return the values before the activation
+	KeepDeriv      bool       // also return act'(z) at the pre-activation values z
 }
 
 // Gemm computes act(op(a)·op(b) + bias) in one fused pass, batched like MatMul.
-// preAct is nil unless o.KeepPreAct (activations that are not invertible need
-// it for their backward pass).
-func Gemm(a, b *Tensor, o GemmOpts) (out, preAct *Tensor) {
+// With o.KeepDeriv it also returns act'(z), so that the backward pass is one
+// product with the incoming gradient (nil for ActNone, whose derivative is 1).
+func Gemm(a, b *Tensor, o GemmOpts) (out, deriv *Tensor) {
 	sameBackend(a, b)
 	if a.Rank() < 2 || b.Rank() < 2 {
 		panic(fmt.Sprintf("tensor: MatMul of shapes %v and %v (rank ≥ 2 needed)", a.shape, b.shape))
@@ -201,21 +201,19 @@ func Gemm(a, b *Tensor, o GemmOpts) (out, preAct *Tensor) {
 		rows = a3.shape[2]
 	}
 	dst := New(a.Backend(), a.DType(), a3.shape[0], rows, n)
-	if o.KeepPreAct && o.Act != ActNone {
-		preAct = New(a.Backend(), a.DType(), a3.shape[0], rows, n)
+	if o.KeepDeriv && o.Act != ActNone {
+		deriv = New(a.Backend(), a.DType(), a3.shape[0], rows, n)
 	}
 	var bias *Tensor
 	if o.Bias != nil {
 		bias = o.Bias.Contiguous()
 	}
-	a.Backend().MatMul(dst, a3, b3, ta, tb, bias, o.Act, preAct)
+	a.Backend().MatMul(dst, a3, b3, ta, tb, bias, o.Act, deriv)
 	out = dst.view(outShape, contiguousStrides(outShape), 0)
-	if preAct != nil {
-		preAct = preAct.view(outShape, contiguousStrides(outShape), 0)
-	} else if o.KeepPreAct {
-		preAct = out
+	if deriv != nil {
+		deriv = deriv.view(outShape, contiguousStrides(outShape), 0)
 	}
-	return out, preAct
+	return out, deriv
 }
 
 // matmulOperand presents t, broadcast to batch, as a 3-D view [B, r, c] whose

@@ -428,15 +428,22 @@ func (s *suite) testMatMul(t *testing.T) {
 				// Fused epilogue on 2-D operands: bias and each activation.
 				bias, tbias := s.randn(c.n)
 				for _, act := range []tensor.Activation{tensor.ActNone, tensor.ActReLU, tensor.ActSiLU, tensor.ActTanh, tensor.ActSigmoid} {
-					out, pre := tensor.Gemm(ta.Reshape(aShape[1:]...), tb.Reshape(bShape[1:]...), tensor.GemmOpts{TransA: transA, TransB: transB, Bias: tbias, Act: act, KeepPreAct: true})
-					z := make([]float64, len(want))
+					out, deriv := tensor.Gemm(ta.Reshape(aShape[1:]...), tb.Reshape(bShape[1:]...), tensor.GemmOpts{TransA: transA, TransB: transB, Bias: tbias, Act: act, KeepDeriv: true})
 					y := make([]float64, len(want))
+					dy := make([]float64, len(want))
 					for i := range want {
-						z[i] = want[i] + bias[i%c.n]
-						y[i] = activate(act, z[i])
+						z := want[i] + bias[i%c.n]
+						y[i], dy[i] = activate(act, z), activateDeriv(act, z)
 					}
-					check(t, name+" bias pre-activation "+act.String(), pre, z, s.tol.MatMul*math.Sqrt(float64(c.k+1)))
-					check(t, name+" bias "+act.String(), out, y, s.tol.MatMul*math.Sqrt(float64(c.k+1)))
+					tol := s.tol.MatMul * math.Sqrt(float64(c.k+1))
+					check(t, name+" bias "+act.String(), out, y, tol)
+					if act == tensor.ActNone {
+						if deriv != nil {
+							t.Fatalf("%s: a derivative for the identity", name)
+						}
+						continue
+					}
+					check(t, name+" bias derivative "+act.String(), deriv, dy, tol)
 				}
 			}
 		}
@@ -447,6 +454,25 @@ func (s *suite) testMatMul(t *testing.T) {
 	check(t, "strided operand", tensor.MatMul(s.strided(a, 6, 4), tb), matmulRef(a, b, 1, 1, 6, 3, 4, false, false), s.tol.MatMul*3)
 	a3, ta3 := s.randn(2, 6, 4)
 	check(t, "batched times shared weight", tensor.MatMul(ta3, tb), matmulRef(a3, b, 2, 1, 6, 3, 4, false, false), s.tol.MatMul*3)
+}
+
+func activateDeriv(act tensor.Activation, z float64) float64 {
+	switch act {
+	case tensor.ActReLU:
+		if z > 0 {
+			return 1
+		}
+		return 0
+	case tensor.ActSiLU:
+		s := 1 / (1 + math.Exp(-z))
+		return s * (1 + z*(1-s))
+	case tensor.ActTanh:
+		return 1 - math.Tanh(z)*math.Tanh(z)
+	case tensor.ActSigmoid:
+		s := 1 / (1 + math.Exp(-z))
+		return s * (1 - s)
+	}
+	return 1
 }
 
 func activate(act tensor.Activation, z float64) float64 {

@@ -1,0 +1,74 @@
+//go:build goexperiment.simd && amd64
+
+package gemm
+
+import "simd/archsimd"
+
+// active is the implementation in use: the widest the CPU supports.
+var active = chooseImpl()
+
+func chooseImpl() *impl {
+	switch {
+	case archsimd.X86.AVX512():
+		return avx512
+	case archsimd.X86.AVX2() && archsimd.X86.FMA():
+		return avx2
+	}
+	return generic
+}
+
+// implementations returns every implementation the CPU can run, for tests.
+func implementations() []*impl {
+	s := []*impl{generic}
+	if archsimd.X86.AVX2() && archsimd.X86.FMA() {
+		s = append(s, avx2)
+	}
+	if archsimd.X86.AVX512() {
+		s = append(s, avx512)
+	}
+	return s
+}
+
+// The archsimd micro-kernels are written around two limits of the Go 1.26
+// compiler:
+//
+//   - VFMADD213PS writes its result over the first factor, so every
+//     accumulation into an accumulator needs a factor that dies there: the
+//     broadcast A value is copied for all but its last use;
+//   - the scheduler moves every load and broadcast of a basic block ahead of
+//     the FMAs that use them (values with uses in the block come first),
+//     which runs out of the 15 vector registers the allocator uses (X0-X14)
+//     and spills.
+//
+// A branch that is never taken (kc never reaches kernelGuard) after each row
+// of the tile cuts the loop body into one basic block per row, so each row's
+// broadcast is scheduled next to its FMAs, and the kernel runs without
+// spills. The conditions differ so that the compiler cannot prove one from
+// another.
+
+// Constants of the vector exp (Cephes' expf) and tanh (Eigen's rational
+// approximation, exact to float32 rounding beyond tanhClamp).
+const (
+	log2e = 1.44269504088896341
+	ln2Hi = 0.693359375
+	ln2Lo = -2.12194440e-4
+	expP0 = 1.9875691500e-4
+	expP1 = 1.3981999507e-3
+	expP2 = 8.3334519073e-3
+	expP3 = 4.1665795894e-2
+	expP4 = 1.6666665459e-1
+	expP5 = 5.0000001201e-1
+
+	tanhClamp = 7.90531110763549805
+	tanhA1    = 4.89352455891786e-03
+	tanhA3    = 6.37261928875436e-04
+	tanhA5    = 1.48572235717979e-05
+	tanhA7    = 5.12229709037114e-08
+	tanhA9    = -8.60467152213735e-11
+	tanhA11   = 2.00018790482477e-13
+	tanhA13   = -2.76076847742355e-16
+	tanhB0    = 4.89352518554385e-03
+	tanhB2    = 2.26843463243900e-03
+	tanhB4    = 1.18534705686654e-04
+	tanhB6    = 1.19825839466702e-06
+)
