@@ -7,9 +7,11 @@ import "github.com/difftune/difftune/tensor"
 // to back-propagate through it. Memory for a long chain (an SDE rollout) drops
 // from every intermediate to the segment boundaries, for one more forward pass.
 //
-// fn must be deterministic (draw randomness from fixed Philox streams) and may
-// use parameters it captures: their gradients accumulate during the recompute.
-func Checkpoint(fn func(in []*Var) *Var, inputs ...*Var) *Var {
+// fn must be deterministic (draw randomness from fixed Philox streams). The
+// leaves it captures rather than receives (a network's parameters) must be
+// listed in params: they decide whether the result needs a gradient, and
+// their gradients accumulate during the recompute.
+func Checkpoint(fn func(in []*Var) *Var, inputs, params []*Var) *Var {
 	var out *Var
 	NoGrad(func() { out = fn(inputs) })
 	return record("checkpoint", out.Value, func(g *tensor.Tensor) []*tensor.Tensor {
@@ -21,7 +23,9 @@ func Checkpoint(fn func(in []*Var) *Var, inputs ...*Var) *Var {
 		noGradDepth = 0
 		defer func() { noGradDepth = saved }()
 		re := fn(fresh)
-		grads := make([]*tensor.Tensor, len(inputs))
+		// Gradients for inputs come from their fresh copies; params received
+		// theirs directly during re.BackwardWith, so theirs stay nil here.
+		grads := make([]*tensor.Tensor, len(inputs)+len(params))
 		if re.requiresGrad {
 			re.BackwardWith(g)
 			for i, f := range fresh {
@@ -29,5 +33,5 @@ func Checkpoint(fn func(in []*Var) *Var, inputs ...*Var) *Var {
 			}
 		}
 		return grads
-	}, inputs...)
+	}, append(append([]*Var(nil), inputs...), params...)...)
 }

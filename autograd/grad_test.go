@@ -112,10 +112,16 @@ var gradCases = []gradCase{
 	{"im2col", [][]int{{2, 2, 4, 5}}, nil, func(in []*autograd.Var) *autograd.Var {
 		return autograd.Im2Col(in[0], tensor.NewConvGeom(2, 2, 4, 5, 3, 3, 2, 1))
 	}},
+	{"checkpoint with a captured parameter only", [][]int{{4, 4}}, nil, func(in []*autograd.Var) *autograd.Var {
+		x := autograd.Const(tensor.FromFloat64(cpu, []float64{1, -2, 0.5, 3}, 1, 4))
+		return autograd.Checkpoint(func(c []*autograd.Var) *autograd.Var {
+			return autograd.Tanh(autograd.MatMul(c[0], in[0]))
+		}, []*autograd.Var{x}, in)
+	}},
 	{"checkpoint", [][]int{{3, 4}, {4, 4}}, nil, func(in []*autograd.Var) *autograd.Var {
 		return autograd.Checkpoint(func(c []*autograd.Var) *autograd.Var {
 			return autograd.Tanh(autograd.MatMul(autograd.Tanh(autograd.MatMul(c[0], in[1])), in[1]))
-		}, in[0])
+		}, in[:1], in[1:])
 	}},
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/difftune/difftune/autograd"
+	"github.com/difftune/difftune/nn"
 	"github.com/difftune/difftune/tensor"
 )
 
@@ -85,13 +86,29 @@ func (r Rollout) Run(x0 *autograd.Var, seed, draw uint64) Result {
 			}
 			// One checkpoint node carries both x and kl: pack them as [x, kl].
 			return autograd.Concat(1, x, autograd.Reshape(kl, n, 1))
-		}, x, kl)
+		}, []*autograd.Var{x, kl}, r.trainable())
 		d := packed.Value.Dim(1) - 1
 		x = autograd.Slice(packed, 1, 0, d)
 		kl = autograd.Reshape(autograd.Slice(packed, 1, d, d+1), n)
 		k = k1
 	}
 	return Result{X: x, KL: kl}
+}
+
+// trainable lists the parameters of the networks that require gradients, which
+// a checkpointed segment captures.
+func (r Rollout) trainable() []*autograd.Var {
+	var out []*autograd.Var
+	for _, net := range []TimeNet{r.Eps, r.Control} {
+		if m, ok := net.(interface{ Params() []nn.Param }); ok {
+			for _, p := range m.Params() {
+				if p.RequiresGrad() {
+					out = append(out, p.Var)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // step advances one Euler–Maruyama step k:
