@@ -133,3 +133,13 @@ func parallelFor(n, grain int, body func(lo, hi int)) {
 // parallelGrain is the number of elements below which elementwise work stays on
 // the calling goroutine.
 const parallelGrain = 1 << 15
+
+// CPUKernels names the float32 kernels the CPU backend runs: "avx512" or
+// "generic" for elementwise work, and the matrix-product path.
+func CPUKernels() string {
+	mm := "gonum"
+	if sgemmFast != nil {
+		mm = gemmPath()
+	}
+	return "elementwise " + simdPath + ", matmul " + mm
+}

@@ -209,6 +209,9 @@ func binaryKernel[T number](op BinaryOp, d, x, y []T, dst, a, b *Tensor) {
 	pl := planLoop(dst.shape, dst, a, b)
 	pl.run(func(o []int, n int, st []int) {
 		od, oa, ob, sd, sa, sb := o[0], o[1], o[2], st[0], st[1], st[2]
+		if sd == 1 && sa == 1 && sb == 1 && vectorBinary(op, d[od:od+n], x[oa:oa+n], y[ob:ob+n]) {
+			return
+		}
 		switch op {
 		case OpAdd:
 			for j := range n {

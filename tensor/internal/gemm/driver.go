@@ -5,31 +5,61 @@ import (
 )
 
 // impl is one implementation of the kernels, with its blocking parameters.
+// Its methods (kernel, finish, gemvN, gemvT) dispatch on kind to the
+// functions of the build.
 type impl struct {
 	name   string
+	kind   implKind
 	mr, nr int // micro-tile
-	kc     int // largest k chunk; must stay below kernelGuard
+	kc     int // largest k chunk
 	mc, nc int // largest row block of A and column block of B
+}
 
-	// kernel computes the mr×nr product of an A micro-panel (element (r, p)
-	// at a[r*rsa+p*csa]: rsa, csa = 1, mr when packed, lda, 1 for rows of a
-	// row-major A) and a packed B micro-panel (kc×nr: b[p*nr+j]) and
-	// writes it row-major to t[:mr*nr]. a extends past a[kc*csa] and b past
-	// the panel by nr values.
-	kernel func(kc int, a []float32, rsa, csa int, b, t []float32)
+type implKind uint8
 
-	// finish computes, for j < len(c),
-	//	v := alpha*acc[j] + beta*c[j] + bias[j]   (c not read when beta == 0; bias may be nil)
-	//	pre[j] = v                                (when pre is not nil)
-	//	c[j] = act(v)
-	finish func(c, acc, bias, pre []float32, alpha, beta float32, act Activation)
+const (
+	kindGeneric implKind = iota
+	kindAVX2
+	kindAVX512
+)
 
-	// gemvN computes y[i*ldy+j] = Σ_p x[i*ldx+p]*b[p*ldb+j] for i < m,
-	// j < n, p < k: a few (m <= smallDim) rows times a row-major matrix.
-	gemvN func(m, n, k int, x []float32, ldx int, b []float32, ldb int, y []float32, ldy int)
-	// gemvT computes y[j] = Σ_p x[p]*b[j*ldb+p] for j < len(y), p < len(x):
-	// the dot products of x with the rows of b.
-	gemvT func(x, b []float32, ldb int, y []float32)
+// The methods of impl, implemented by each kind:
+//
+// kernel(kc int, a []float32, rsa, csa int, b, t []float32) computes the
+// mr×nr product of an A micro-panel (element (r, p) at a[r*rsa+p*csa]: rsa,
+// csa = 1, mr when packed, lda, 1 for the rows of a row-major A) and a packed
+// B micro-panel (kc×nr: b[p*nr+j]) and writes it row-major to t[:mr*nr]. a
+// extends past a[kc*csa] and b past the panel by nr values.
+//
+// finish(u *update) writes a block of C; see update.
+//
+// gemvN(m, n, k int, x []float32, ldx int, b []float32, ldb int, y []float32,
+// ldy int) computes y[i*ldy+j] = Σ_p x[i*ldx+p]*b[p*ldb+j] for i < m, j < n,
+// p < k: a few (m <= smallDim) rows times a row-major matrix.
+//
+// gemvT(x, b []float32, ldb int, y []float32) computes
+// y[j] = Σ_p x[p]*b[j*ldb+p] for j < len(y), p < len(x): the dot products of x
+// with the rows of b.
+
+// update is a block of C to write: for i < m and j < n,
+//
+//	v := alpha*acc[i*lda+j] + beta*c[i*ldc+j] + bias[j]
+//	pre[i*ldp+j] = v
+//	c[i*ldc+j] = act(v)
+//
+// where C is not read when beta is 0, a nil bias is 0 and a nil pre is not
+// written.
+type update struct {
+	m, n        int
+	c           []float32
+	ldc         int
+	acc         []float32
+	lda         int
+	bias        []float32
+	pre         []float32
+	ldp         int
+	alpha, beta float32
+	act         Activation
 }
 
 // kernelGuard bounds the kc a micro-kernel accepts (see the archsimd kernels).
@@ -81,25 +111,24 @@ func (p *problem) solve(im *impl) {
 	p.parallel(im)
 }
 
+// zeros is the accumulator of scale.
+var zeros [256]float32
+
 // scale handles alpha == 0 or k == 0: C = beta*C, then the epilogue.
 func (p *problem) scale(im *impl) {
 	if p.beta == 1 && !p.epilogue() {
 		return
 	}
-	var zeros [256]float32
-	for i := 0; i < p.m; i++ {
-		for j := 0; j < p.n; j += len(zeros) {
-			nv := min(len(zeros), p.n-j)
-			c := p.c[i*p.ldc+j : i*p.ldc+j+nv]
-			var bias, pre []float32
-			if p.bias != nil {
-				bias = p.bias[j : j+nv]
-			}
-			if p.pre != nil {
-				pre = p.pre[i*p.ldp+j : i*p.ldp+j+nv]
-			}
-			im.finish(c, zeros[:nv], bias, pre, 0, p.beta, p.act)
+	for j := 0; j < p.n; j += len(zeros) {
+		nv := min(len(zeros), p.n-j)
+		u := update{m: p.m, n: nv, c: p.c[j:], ldc: p.ldc, acc: zeros[:], beta: p.beta, act: p.act}
+		if p.bias != nil {
+			u.bias = p.bias[j : j+nv]
 		}
+		if p.pre != nil {
+			u.pre, u.ldp = p.pre[j:], p.ldp
+		}
+		im.finish(&u)
 	}
 }
 
@@ -188,50 +217,33 @@ func (p *problem) storeBlock(im *impl, ws *workspace, y []float32, ldy int, yT b
 	if p.ct {
 		rows, cols = cols, rows
 	}
-	bias := p.bias
-	if bias != nil {
-		bias = bias[:cols]
+	u := update{m: rows, n: cols, c: p.c, ldc: p.ldc, acc: y, lda: ldy, bias: p.bias, pre: p.pre, ldp: p.ldp, alpha: p.alpha, beta: p.beta, act: p.act}
+	if u.bias != nil {
+		u.bias = u.bias[:cols]
 	}
-	var pre []float32
 	if yT == p.ct {
 		// The rows of C are rows of y.
-		for r := range rows {
-			if p.pre != nil {
-				pre = p.pre[r*p.ldp : r*p.ldp+cols]
-			}
-			im.finish(p.c[r*p.ldc:r*p.ldc+cols], y[r*ldy:r*ldy+cols], bias, pre, p.alpha, p.beta, p.act)
-		}
+		im.finish(&u)
 		return
 	}
 	// The rows of C are columns of y, and short (cols <= smallDim).
-	if p.ldc == cols && (p.pre == nil || p.ldp == cols) && (bias == nil || p.alpha == 1) {
-		// C is contiguous: transpose y, with the bias, and finish it at once.
-		buf := grow(&ws.b, rows*cols)
-		for r := range rows {
-			for l := range cols {
-				v := y[l*ldy+r]
-				if bias != nil {
-					v += bias[l]
-				}
-				buf[r*cols+l] = v
-			}
-		}
-		if p.pre != nil {
-			pre = p.pre[:rows*cols]
-		}
-		im.finish(p.c[:rows*cols], buf, nil, pre, p.alpha, p.beta, p.act)
-		return
+	buf := grow(&ws.b, rows*cols)
+	u.acc, u.lda = buf, cols
+	flat := p.ldc == cols && (p.pre == nil || p.ldp == cols) && (p.bias == nil || p.alpha == 1)
+	if flat {
+		// C is contiguous: finish it as one row, with the bias added here.
+		u.m, u.n, u.bias = 1, rows*cols, nil
 	}
-	buf := grow(&ws.b, cols)
 	for r := range rows {
 		for l := range cols {
-			buf[l] = y[l*ldy+r]
+			v := y[l*ldy+r]
+			if flat && p.bias != nil {
+				v += p.bias[l]
+			}
+			buf[r*cols+l] = v
 		}
-		if p.pre != nil {
-			pre = p.pre[r*p.ldp : r*p.ldp+cols]
-		}
-		im.finish(p.c[r*p.ldc:r*p.ldc+cols], buf, bias, pre, p.alpha, p.beta, p.act)
 	}
+	im.finish(&u)
 }
 
 // call is a problem shared by the goroutines of one parallel product.
@@ -344,7 +356,7 @@ func (p *problem) blocked(im *impl, ws *workspace, i0, i1, j0, j1 int) {
 		ap = grow(&ws.a, mc*kc+pad)
 	}
 	bp := grow(&ws.b, nc*kc+pad)
-	t := grow(&ws.t, mr*nr+mr) // the tail is store's scratch
+	t := grow(&ws.t, 2*mr*nr) // the second half is store's scratch
 	for jc := j0; jc < j1; jc += nc {
 		ncur := min(nc, j1-jc)
 		for pc := 0; pc < p.k; pc += kc {
@@ -396,51 +408,45 @@ func balance(x, limit, r int) int {
 }
 
 // store writes the valid mv×nv part of the tile t (row stride nr, followed by
-// mr values of scratch) to C at (i, j), adding to what the previous k chunks wrote unless first, and
-// applying the epilogue if last.
+// mr*nr values of scratch) to C at (i, j), adding to what the previous k
+// chunks wrote unless first, and applying the epilogue if last.
 func (p *problem) store(im *impl, t []float32, i, j, mv, nv int, first, last bool) {
-	beta := p.beta
+	u := update{m: mv, n: nv, acc: t, lda: im.nr, ldc: p.ldc, alpha: p.alpha, beta: p.beta, ldp: p.ldp}
 	if !first {
-		beta = 1
+		u.beta = 1
 	}
-	act := None
-	var bias, pre []float32
 	ep := last && p.epilogue()
 	if ep {
-		act = p.act
-		bias, pre = p.bias, p.pre
+		u.act = p.act
 	}
-	mr, nr := im.mr, im.nr
 	if !p.ct {
-		var b, q []float32
-		if bias != nil {
-			b = bias[j : j+nv]
+		u.c = p.c[i*p.ldc+j:]
+		if ep && p.bias != nil {
+			u.bias = p.bias[j : j+nv]
 		}
-		for r := range mv {
-			row := i + r
-			if pre != nil {
-				q = pre[row*p.ldp+j : row*p.ldp+j+nv]
-			}
-			im.finish(p.c[row*p.ldc+j:row*p.ldc+j+nv], t[r*nr:r*nr+nv], b, q, p.alpha, beta, act)
+		if ep && p.pre != nil {
+			u.pre = p.pre[i*p.ldp+j:]
 		}
+		im.finish(&u)
 		return
 	}
 	// Cᵀ: column jj of the tile is a row of C.
-	col := t[mr*nr : mr*nr+mr]
-	var b, q []float32
-	if bias != nil {
-		b = bias[i : i+mv]
-	}
+	mr, nr := im.mr, im.nr
+	tt := t[mr*nr : 2*mr*nr]
 	for jj := range nv {
 		for r := range mv {
-			col[r] = t[r*nr+jj]
+			tt[jj*mv+r] = t[r*nr+jj]
 		}
-		row := j + jj
-		if pre != nil {
-			q = pre[row*p.ldp+i : row*p.ldp+i+mv]
-		}
-		im.finish(p.c[row*p.ldc+i:row*p.ldc+i+mv], col[:mv], b, q, p.alpha, beta, act)
 	}
+	u.m, u.n, u.acc, u.lda = nv, mv, tt, mv
+	u.c = p.c[j*p.ldc+i:]
+	if ep && p.bias != nil {
+		u.bias = p.bias[i : i+mv]
+	}
+	if ep && p.pre != nil {
+		u.pre = p.pre[j*p.ldp+i:]
+	}
+	im.finish(&u)
 }
 
 // workspace holds one goroutine's pack buffers.

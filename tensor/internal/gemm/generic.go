@@ -4,13 +4,9 @@ import "math"
 
 // generic is the plain-Go implementation, used when no vector one applies.
 var generic = &impl{
-	name: "generic",
-	mr:   4, nr: 4,
+	name: "generic", kind: kindGeneric,
+	mr: 4, nr: 4,
 	kc: 256, mc: 128, nc: 1024,
-	kernel: kernelGeneric,
-	finish: finishGeneric,
-	gemvN:  gemvNGeneric,
-	gemvT:  gemvTGeneric,
 }
 
 // kernelGeneric is the 4×4 plain-Go micro-kernel.
@@ -48,27 +44,32 @@ func kernelGeneric(kc int, a []float32, rsa, csa int, b, t []float32) {
 	t[12], t[13], t[14], t[15] = c30, c31, c32, c33
 }
 
-// finishGeneric is the plain-Go row update; see impl.finish.
-func finishGeneric(c, acc, bias, pre []float32, alpha, beta float32, act Activation) {
-	acc = acc[:len(c)]
-	if bias != nil {
-		bias = bias[:len(c)]
-	}
-	if pre != nil {
-		pre = pre[:len(c)]
-	}
-	for j, x := range acc {
-		v := alpha * x
-		if beta != 0 {
-			v += beta * c[j]
+// finishGeneric is the plain-Go impl.finish.
+func finishGeneric(u *update) {
+	for i := range u.m {
+		c := u.c[i*u.ldc : i*u.ldc+u.n]
+		acc := u.acc[i*u.lda : i*u.lda+u.n]
+		var pre []float32
+		if u.pre != nil {
+			pre = u.pre[i*u.ldp : i*u.ldp+u.n]
 		}
+		bias := u.bias
 		if bias != nil {
-			v += bias[j]
+			bias = bias[:u.n]
 		}
-		if pre != nil {
-			pre[j] = v
+		for j, x := range acc {
+			v := u.alpha * x
+			if u.beta != 0 {
+				v += u.beta * c[j]
+			}
+			if bias != nil {
+				v += bias[j]
+			}
+			if pre != nil {
+				pre[j] = v
+			}
+			c[j] = activate(u.act, v)
 		}
-		c[j] = activate(act, v)
 	}
 }
 

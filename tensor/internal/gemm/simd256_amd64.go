@@ -9,13 +9,9 @@ import (
 
 // avx2 is the AVX2 implementation: a 5×16 micro-kernel on Float32x8.
 var avx2 = &impl{
-	name: "avx2",
-	mr:   5, nr: 16,
+	name: "avx2", kind: kindAVX2,
+	mr: 5, nr: 16,
 	kc: 512, mc: 120, nc: 512,
-	kernel: kernel5x16,
-	finish: finish256,
-	gemvN:  gemvN256,
-	gemvT:  gemvT256,
 }
 
 // kernel5x16 is the AVX2 micro-kernel: ten Float32x8 accumulators, two B
@@ -75,8 +71,24 @@ func kernel5x16(kc int, a []float32, rsa, csa int, b, t []float32) {
 	c41.StoreSlice(t[72:])
 }
 
-// finish256 is the AVX2 row update; see impl.finish.
-func finish256(c, acc, bias, pre []float32, alpha, beta float32, act Activation) {
+// finish256 is the AVX2 impl.finish.
+func finish256(u *update) {
+	for i := range u.m {
+		c := u.c[i*u.ldc : i*u.ldc+u.n]
+		var pre []float32
+		if u.pre != nil {
+			pre = u.pre[i*u.ldp : i*u.ldp+u.n]
+		}
+		linear256(c, u.acc[i*u.lda:i*u.lda+u.n], u.bias, pre, u.alpha, u.beta)
+		if u.act != None {
+			activate256(c, u.act)
+		}
+	}
+}
+
+// linear256 sets c[j] = alpha*acc[j] + beta*c[j] + bias[j] and pre[j] to
+// the same, for j < len(c).
+func linear256(c, acc, bias, pre []float32, alpha, beta float32) {
 	n := len(c)
 	acc = acc[:n]
 	if bias != nil {
@@ -87,75 +99,178 @@ func finish256(c, acc, bias, pre []float32, alpha, beta float32, act Activation)
 	}
 	va := archsimd.BroadcastFloat32x8(alpha)
 	vb := archsimd.BroadcastFloat32x8(beta)
-	for j := 0; j < n; j += 8 {
-		v := archsimd.LoadFloat32x8SlicePart(acc[j:])
+	j := 0
+	for ; j+8 <= n; j += 8 {
+		v := archsimd.LoadFloat32x8Slice(acc[j:])
 		if alpha != 1 {
 			v = v.Mul(va)
 		}
 		if beta != 0 {
-			v = vb.MulAdd(archsimd.LoadFloat32x8SlicePart(c[j:]), v)
+			v = vb.MulAdd(archsimd.LoadFloat32x8Slice(c[j:]), v)
 		}
 		if bias != nil {
-			v = v.Add(archsimd.LoadFloat32x8SlicePart(bias[j:]))
+			v = v.Add(archsimd.LoadFloat32x8Slice(bias[j:]))
 		}
 		if pre != nil {
-			v.StoreSlicePart(pre[j:])
+			v.StoreSlice(pre[j:])
 		}
-		switch act {
-		case ReLU:
-			v = v.Max(archsimd.Float32x8{})
-		case SiLU:
-			v = v.Mul(sigmoid256(v))
-		case Tanh:
-			v = tanh256(v)
-		case Sigmoid:
-			v = sigmoid256(v)
-		}
-		v.StoreSlicePart(c[j:])
+		v.StoreSlice(c[j:])
 	}
+	if j == n {
+		return
+	}
+	v := archsimd.LoadFloat32x8SlicePart(acc[j:])
+	if alpha != 1 {
+		v = v.Mul(va)
+	}
+	if beta != 0 {
+		v = vb.MulAdd(archsimd.LoadFloat32x8SlicePart(c[j:]), v)
+	}
+	if bias != nil {
+		v = v.Add(archsimd.LoadFloat32x8SlicePart(bias[j:]))
+	}
+	if pre != nil {
+		v.StoreSlicePart(pre[j:])
+	}
+	v.StoreSlicePart(c[j:])
 }
 
-// exp256 returns e**x, with the polynomial of Cephes' expf (about 1 ulp);
-// x is clamped to the range of normal results.
+// activate256 applies act to c in place.
+func activate256(c []float32, act Activation) {
+	n := len(c)
+	j := 0
+	switch act {
+	case ReLU:
+		for ; j+8 <= n; j += 8 {
+			archsimd.LoadFloat32x8Slice(c[j:]).Max(archsimd.Float32x8{}).StoreSlice(c[j:])
+		}
+	case SiLU:
+		for ; j+16 <= n; j += 16 {
+			v0 := silu256(archsimd.LoadFloat32x8Slice(c[j:]))
+			v1 := silu256(archsimd.LoadFloat32x8Slice(c[j+8:]))
+			v0.StoreSlice(c[j:])
+			v1.StoreSlice(c[j+8:])
+		}
+		for ; j+8 <= n; j += 8 {
+			silu256(archsimd.LoadFloat32x8Slice(c[j:])).StoreSlice(c[j:])
+		}
+	case Tanh:
+		for ; j+16 <= n; j += 16 {
+			v0 := tanh256(archsimd.LoadFloat32x8Slice(c[j:]))
+			v1 := tanh256(archsimd.LoadFloat32x8Slice(c[j+8:]))
+			v0.StoreSlice(c[j:])
+			v1.StoreSlice(c[j+8:])
+		}
+		for ; j+8 <= n; j += 8 {
+			tanh256(archsimd.LoadFloat32x8Slice(c[j:])).StoreSlice(c[j:])
+		}
+	case Sigmoid:
+		for ; j+16 <= n; j += 16 {
+			v0 := sigmoid256(archsimd.LoadFloat32x8Slice(c[j:]))
+			v1 := sigmoid256(archsimd.LoadFloat32x8Slice(c[j+8:]))
+			v0.StoreSlice(c[j:])
+			v1.StoreSlice(c[j+8:])
+		}
+		for ; j+8 <= n; j += 8 {
+			sigmoid256(archsimd.LoadFloat32x8Slice(c[j:])).StoreSlice(c[j:])
+		}
+	}
+	if j == n {
+		return
+	}
+	v := archsimd.LoadFloat32x8SlicePart(c[j:])
+	switch act {
+	case ReLU:
+		v = v.Max(archsimd.Float32x8{})
+	case SiLU:
+		v = silu256(v)
+	case Tanh:
+		v = tanh256(v)
+	case Sigmoid:
+		v = sigmoid256(v)
+	}
+	v.StoreSlicePart(c[j:])
+}
+
+// consts256 holds the constants of the AVX2 activations, one vector each,
+// so that they are loads (which FMAs can fold) rather than broadcasts.
+type consts256 struct {
+	one, expMin, expMax, log2e, negLn2Hi, negLn2Lo, p0, p1, p2, p3, p4, p5 [8]float32
+	tanhMax, tanhMin, a1, a3, a5, a7, a9, a11, a13, b0, b2, b4, b6         [8]float32
+}
+
+var c256 = consts256{
+	one: splat8(1), expMin: splat8(-88), expMax: splat8(88),
+	log2e: splat8(log2e), negLn2Hi: splat8(-ln2Hi), negLn2Lo: splat8(-ln2Lo),
+	p0: splat8(expP0), p1: splat8(expP1), p2: splat8(expP2), p3: splat8(expP3), p4: splat8(expP4), p5: splat8(expP5),
+	tanhMax: splat8(tanhClamp), tanhMin: splat8(-tanhClamp),
+	a1: splat8(tanhA1), a3: splat8(tanhA3), a5: splat8(tanhA5), a7: splat8(tanhA7), a9: splat8(tanhA9), a11: splat8(tanhA11), a13: splat8(tanhA13),
+	b0: splat8(tanhB0), b2: splat8(tanhB2), b4: splat8(tanhB4), b6: splat8(tanhB6),
+}
+
+func splat8(x float32) (v [8]float32) {
+	for i := range v {
+		v[i] = x
+	}
+	return v
+}
+
+func ld256(v *[8]float32) archsimd.Float32x8 { return archsimd.LoadFloat32x8(v) }
+
+// exp256 returns e**x, with the polynomial of Cephes' expf (about 1 ulp),
+// for x in [-88, 88].
 func exp256(x archsimd.Float32x8) archsimd.Float32x8 {
-	x = x.Max(archsimd.BroadcastFloat32x8(-87.33654)).Min(archsimd.BroadcastFloat32x8(88.37626))
-	n := x.Mul(archsimd.BroadcastFloat32x8(log2e)).RoundToEven()
-	r := n.MulAdd(archsimd.BroadcastFloat32x8(-ln2Hi), x)
-	r = n.MulAdd(archsimd.BroadcastFloat32x8(-ln2Lo), r)
-	p := archsimd.BroadcastFloat32x8(expP0)
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expP1))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expP2))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expP3))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expP4))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expP5))
-	p = p.MulAdd(r.Mul(r), r.Add(archsimd.BroadcastFloat32x8(1)))
-	// 2**n, n in [-126, 127]: the exponent field n+127.
+	x = x.Max(ld256(&c256.expMin)).Min(ld256(&c256.expMax))
+	n := x.Mul(ld256(&c256.log2e)).RoundToEven()
+	r := n.MulAdd(ld256(&c256.negLn2Hi), x)
+	r = n.MulAdd(ld256(&c256.negLn2Lo), r)
+	p := ld256(&c256.p0)
+	p = p.MulAdd(r, ld256(&c256.p1))
+	p = p.MulAdd(r, ld256(&c256.p2))
+	p = p.MulAdd(r, ld256(&c256.p3))
+	p = p.MulAdd(r, ld256(&c256.p4))
+	p = p.MulAdd(r, ld256(&c256.p5))
+	p = p.MulAdd(r.Mul(r), r.Add(ld256(&c256.one)))
+	// 2**n, n in [-127, 127]: the exponent field n+127.
 	e := n.ConvertToInt32().Add(archsimd.BroadcastInt32x8(127)).ShiftAllLeft(23).AsFloat32x8()
 	return p.Mul(e)
 }
 
+// recip256 returns 1/x, from the 14-bit estimate and a Newton step.
+func recip256(x archsimd.Float32x8) archsimd.Float32x8 {
+	r := x.Reciprocal()
+	// r*(2 - x*r) = r + r*(1 - x*r)
+	e := ld256(&c256.one).Sub(x.Mul(r))
+	return r.MulAdd(e, r)
+}
+
 // sigmoid256 returns 1/(1+e**-x).
 func sigmoid256(x archsimd.Float32x8) archsimd.Float32x8 {
-	one := archsimd.BroadcastFloat32x8(1)
-	return one.Div(one.Add(exp256(archsimd.Float32x8{}.Sub(x))))
+	one := ld256(&c256.one)
+	return recip256(one.Add(exp256(archsimd.Float32x8{}.Sub(x))))
+}
+
+// silu256 returns x/(1+e**-x).
+func silu256(x archsimd.Float32x8) archsimd.Float32x8 {
+	return x.Mul(sigmoid256(x))
 }
 
 // tanh256 returns tanh(x) as the rational approximation of Eigen.
 func tanh256(x archsimd.Float32x8) archsimd.Float32x8 {
-	x = x.Max(archsimd.BroadcastFloat32x8(-tanhClamp)).Min(archsimd.BroadcastFloat32x8(tanhClamp))
+	x = x.Max(ld256(&c256.tanhMin)).Min(ld256(&c256.tanhMax))
 	x2 := x.Mul(x)
-	p := archsimd.BroadcastFloat32x8(tanhA13)
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA11))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA9))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA7))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA5))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA3))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhA1))
-	q := archsimd.BroadcastFloat32x8(tanhB6)
-	q = q.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhB4))
-	q = q.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhB2))
-	q = q.MulAdd(x2, archsimd.BroadcastFloat32x8(tanhB0))
-	return x.Mul(p).Div(q)
+	p := ld256(&c256.a13)
+	p = p.MulAdd(x2, ld256(&c256.a11))
+	p = p.MulAdd(x2, ld256(&c256.a9))
+	p = p.MulAdd(x2, ld256(&c256.a7))
+	p = p.MulAdd(x2, ld256(&c256.a5))
+	p = p.MulAdd(x2, ld256(&c256.a3))
+	p = p.MulAdd(x2, ld256(&c256.a1))
+	q := ld256(&c256.b6)
+	q = q.MulAdd(x2, ld256(&c256.b4))
+	q = q.MulAdd(x2, ld256(&c256.b2))
+	q = q.MulAdd(x2, ld256(&c256.b0))
+	return x.Mul(p).Mul(recip256(q))
 }
 
 // gemvN256 is the AVX2 impl.gemvN.

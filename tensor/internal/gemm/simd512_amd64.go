@@ -9,13 +9,9 @@ import (
 
 // avx512 is the AVX-512 implementation: a 5×32 micro-kernel on Float32x16.
 var avx512 = &impl{
-	name: "avx512",
-	mr:   5, nr: 32,
+	name: "avx512", kind: kindAVX512,
+	mr: 5, nr: 32,
 	kc: 512, mc: 120, nc: 256,
-	kernel: kernel5x32,
-	finish: finish512,
-	gemvN:  gemvN512,
-	gemvT:  gemvT512,
 }
 
 // kernel5x32 is the AVX-512 micro-kernel: ten Float32x16 accumulators, two B
@@ -75,8 +71,24 @@ func kernel5x32(kc int, a []float32, rsa, csa int, b, t []float32) {
 	c41.StoreSlice(t[144:])
 }
 
-// finish512 is the AVX-512 row update; see impl.finish.
-func finish512(c, acc, bias, pre []float32, alpha, beta float32, act Activation) {
+// finish512 is the AVX-512 impl.finish.
+func finish512(u *update) {
+	for i := range u.m {
+		c := u.c[i*u.ldc : i*u.ldc+u.n]
+		var pre []float32
+		if u.pre != nil {
+			pre = u.pre[i*u.ldp : i*u.ldp+u.n]
+		}
+		linear512(c, u.acc[i*u.lda:i*u.lda+u.n], u.bias, pre, u.alpha, u.beta)
+		if u.act != None {
+			activate512(c, u.act)
+		}
+	}
+}
+
+// linear512 sets c[j] = alpha*acc[j] + beta*c[j] + bias[j] and pre[j] to
+// the same, for j < len(c).
+func linear512(c, acc, bias, pre []float32, alpha, beta float32) {
 	n := len(c)
 	acc = acc[:n]
 	if bias != nil {
@@ -87,72 +99,176 @@ func finish512(c, acc, bias, pre []float32, alpha, beta float32, act Activation)
 	}
 	va := archsimd.BroadcastFloat32x16(alpha)
 	vb := archsimd.BroadcastFloat32x16(beta)
-	for j := 0; j < n; j += 16 {
-		v := archsimd.LoadFloat32x16SlicePart(acc[j:])
+	j := 0
+	for ; j+16 <= n; j += 16 {
+		v := archsimd.LoadFloat32x16Slice(acc[j:])
 		if alpha != 1 {
 			v = v.Mul(va)
 		}
 		if beta != 0 {
-			v = vb.MulAdd(archsimd.LoadFloat32x16SlicePart(c[j:]), v)
+			v = vb.MulAdd(archsimd.LoadFloat32x16Slice(c[j:]), v)
 		}
 		if bias != nil {
-			v = v.Add(archsimd.LoadFloat32x16SlicePart(bias[j:]))
+			v = v.Add(archsimd.LoadFloat32x16Slice(bias[j:]))
 		}
 		if pre != nil {
-			v.StoreSlicePart(pre[j:])
+			v.StoreSlice(pre[j:])
 		}
-		switch act {
-		case ReLU:
-			v = v.Max(archsimd.Float32x16{})
-		case SiLU:
-			v = v.Mul(sigmoid512(v))
-		case Tanh:
-			v = tanh512(v)
-		case Sigmoid:
-			v = sigmoid512(v)
-		}
-		v.StoreSlicePart(c[j:])
+		v.StoreSlice(c[j:])
 	}
+	if j == n {
+		return
+	}
+	v := archsimd.LoadFloat32x16SlicePart(acc[j:])
+	if alpha != 1 {
+		v = v.Mul(va)
+	}
+	if beta != 0 {
+		v = vb.MulAdd(archsimd.LoadFloat32x16SlicePart(c[j:]), v)
+	}
+	if bias != nil {
+		v = v.Add(archsimd.LoadFloat32x16SlicePart(bias[j:]))
+	}
+	if pre != nil {
+		v.StoreSlicePart(pre[j:])
+	}
+	v.StoreSlicePart(c[j:])
 }
 
-// exp512 returns e**x, with the polynomial of Cephes' expf (about 1 ulp).
+// activate512 applies act to c in place.
+func activate512(c []float32, act Activation) {
+	n := len(c)
+	j := 0
+	switch act {
+	case ReLU:
+		for ; j+16 <= n; j += 16 {
+			archsimd.LoadFloat32x16Slice(c[j:]).Max(archsimd.Float32x16{}).StoreSlice(c[j:])
+		}
+	case SiLU:
+		for ; j+32 <= n; j += 32 {
+			v0 := silu512(archsimd.LoadFloat32x16Slice(c[j:]))
+			v1 := silu512(archsimd.LoadFloat32x16Slice(c[j+16:]))
+			v0.StoreSlice(c[j:])
+			v1.StoreSlice(c[j+16:])
+		}
+		for ; j+16 <= n; j += 16 {
+			silu512(archsimd.LoadFloat32x16Slice(c[j:])).StoreSlice(c[j:])
+		}
+	case Tanh:
+		for ; j+32 <= n; j += 32 {
+			v0 := tanh512(archsimd.LoadFloat32x16Slice(c[j:]))
+			v1 := tanh512(archsimd.LoadFloat32x16Slice(c[j+16:]))
+			v0.StoreSlice(c[j:])
+			v1.StoreSlice(c[j+16:])
+		}
+		for ; j+16 <= n; j += 16 {
+			tanh512(archsimd.LoadFloat32x16Slice(c[j:])).StoreSlice(c[j:])
+		}
+	case Sigmoid:
+		for ; j+32 <= n; j += 32 {
+			v0 := sigmoid512(archsimd.LoadFloat32x16Slice(c[j:]))
+			v1 := sigmoid512(archsimd.LoadFloat32x16Slice(c[j+16:]))
+			v0.StoreSlice(c[j:])
+			v1.StoreSlice(c[j+16:])
+		}
+		for ; j+16 <= n; j += 16 {
+			sigmoid512(archsimd.LoadFloat32x16Slice(c[j:])).StoreSlice(c[j:])
+		}
+	}
+	if j == n {
+		return
+	}
+	v := archsimd.LoadFloat32x16SlicePart(c[j:])
+	switch act {
+	case ReLU:
+		v = v.Max(archsimd.Float32x16{})
+	case SiLU:
+		v = silu512(v)
+	case Tanh:
+		v = tanh512(v)
+	case Sigmoid:
+		v = sigmoid512(v)
+	}
+	v.StoreSlicePart(c[j:])
+}
+
+// consts512 holds the constants of the AVX-512 activations, one vector each,
+// so that they are loads (which FMAs can fold) rather than broadcasts.
+type consts512 struct {
+	one, expMin, expMax, log2e, negLn2Hi, negLn2Lo, p0, p1, p2, p3, p4, p5 [16]float32
+	tanhMax, tanhMin, a1, a3, a5, a7, a9, a11, a13, b0, b2, b4, b6         [16]float32
+}
+
+var c512 = consts512{
+	one: splat16(1), expMin: splat16(-88), expMax: splat16(88),
+	log2e: splat16(log2e), negLn2Hi: splat16(-ln2Hi), negLn2Lo: splat16(-ln2Lo),
+	p0: splat16(expP0), p1: splat16(expP1), p2: splat16(expP2), p3: splat16(expP3), p4: splat16(expP4), p5: splat16(expP5),
+	tanhMax: splat16(tanhClamp), tanhMin: splat16(-tanhClamp),
+	a1: splat16(tanhA1), a3: splat16(tanhA3), a5: splat16(tanhA5), a7: splat16(tanhA7), a9: splat16(tanhA9), a11: splat16(tanhA11), a13: splat16(tanhA13),
+	b0: splat16(tanhB0), b2: splat16(tanhB2), b4: splat16(tanhB4), b6: splat16(tanhB6),
+}
+
+func splat16(x float32) (v [16]float32) {
+	for i := range v {
+		v[i] = x
+	}
+	return v
+}
+
+func ld512(v *[16]float32) archsimd.Float32x16 { return archsimd.LoadFloat32x16(v) }
+
+// exp512 returns e**x, with the polynomial of Cephes' expf (about 1 ulp),
+// for x in [-88, 88].
 func exp512(x archsimd.Float32x16) archsimd.Float32x16 {
-	x = x.Max(archsimd.BroadcastFloat32x16(-104)).Min(archsimd.BroadcastFloat32x16(104))
-	n := x.Mul(archsimd.BroadcastFloat32x16(log2e)).RoundToEvenScaled(0)
-	r := n.MulAdd(archsimd.BroadcastFloat32x16(-ln2Hi), x)
-	r = n.MulAdd(archsimd.BroadcastFloat32x16(-ln2Lo), r)
-	p := archsimd.BroadcastFloat32x16(expP0)
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expP1))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expP2))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expP3))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expP4))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expP5))
-	p = p.MulAdd(r.Mul(r), r.Add(archsimd.BroadcastFloat32x16(1)))
+	x = x.Max(ld512(&c512.expMin)).Min(ld512(&c512.expMax))
+	n := x.Mul(ld512(&c512.log2e)).RoundToEvenScaled(0)
+	r := n.MulAdd(ld512(&c512.negLn2Hi), x)
+	r = n.MulAdd(ld512(&c512.negLn2Lo), r)
+	p := ld512(&c512.p0)
+	p = p.MulAdd(r, ld512(&c512.p1))
+	p = p.MulAdd(r, ld512(&c512.p2))
+	p = p.MulAdd(r, ld512(&c512.p3))
+	p = p.MulAdd(r, ld512(&c512.p4))
+	p = p.MulAdd(r, ld512(&c512.p5))
+	p = p.MulAdd(r.Mul(r), r.Add(ld512(&c512.one)))
 	return p.Scale(n)
+}
+
+// recip512 returns 1/x, from the 14-bit estimate and a Newton step.
+func recip512(x archsimd.Float32x16) archsimd.Float32x16 {
+	r := x.Reciprocal()
+	// r*(2 - x*r) = r + r*(1 - x*r)
+	e := ld512(&c512.one).Sub(x.Mul(r))
+	return r.MulAdd(e, r)
 }
 
 // sigmoid512 returns 1/(1+e**-x).
 func sigmoid512(x archsimd.Float32x16) archsimd.Float32x16 {
-	one := archsimd.BroadcastFloat32x16(1)
-	return one.Div(one.Add(exp512(archsimd.Float32x16{}.Sub(x))))
+	one := ld512(&c512.one)
+	return recip512(one.Add(exp512(archsimd.Float32x16{}.Sub(x))))
+}
+
+// silu512 returns x/(1+e**-x).
+func silu512(x archsimd.Float32x16) archsimd.Float32x16 {
+	return x.Mul(sigmoid512(x))
 }
 
 // tanh512 returns tanh(x) as the rational approximation of Eigen.
 func tanh512(x archsimd.Float32x16) archsimd.Float32x16 {
-	x = x.Max(archsimd.BroadcastFloat32x16(-tanhClamp)).Min(archsimd.BroadcastFloat32x16(tanhClamp))
+	x = x.Max(ld512(&c512.tanhMin)).Min(ld512(&c512.tanhMax))
 	x2 := x.Mul(x)
-	p := archsimd.BroadcastFloat32x16(tanhA13)
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x16(tanhA11))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x16(tanhA9))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x16(tanhA7))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x16(tanhA5))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x16(tanhA3))
-	p = p.MulAdd(x2, archsimd.BroadcastFloat32x16(tanhA1))
-	q := archsimd.BroadcastFloat32x16(tanhB6)
-	q = q.MulAdd(x2, archsimd.BroadcastFloat32x16(tanhB4))
-	q = q.MulAdd(x2, archsimd.BroadcastFloat32x16(tanhB2))
-	q = q.MulAdd(x2, archsimd.BroadcastFloat32x16(tanhB0))
-	return x.Mul(p).Div(q)
+	p := ld512(&c512.a13)
+	p = p.MulAdd(x2, ld512(&c512.a11))
+	p = p.MulAdd(x2, ld512(&c512.a9))
+	p = p.MulAdd(x2, ld512(&c512.a7))
+	p = p.MulAdd(x2, ld512(&c512.a5))
+	p = p.MulAdd(x2, ld512(&c512.a3))
+	p = p.MulAdd(x2, ld512(&c512.a1))
+	q := ld512(&c512.b6)
+	q = q.MulAdd(x2, ld512(&c512.b4))
+	q = q.MulAdd(x2, ld512(&c512.b2))
+	q = q.MulAdd(x2, ld512(&c512.b0))
+	return x.Mul(p).Mul(recip512(q))
 }
 
 // gemvN512 is the AVX-512 impl.gemvN.

@@ -29,6 +29,50 @@ func implementations() []*impl {
 	return s
 }
 
+func (im *impl) kernel(kc int, a []float32, rsa, csa int, b, t []float32) {
+	switch im.kind {
+	case kindAVX512:
+		kernel5x32(kc, a, rsa, csa, b, t)
+	case kindAVX2:
+		kernel5x16(kc, a, rsa, csa, b, t)
+	default:
+		kernelGeneric(kc, a, rsa, csa, b, t)
+	}
+}
+
+func (im *impl) finish(u *update) {
+	switch im.kind {
+	case kindAVX512:
+		finish512(u)
+	case kindAVX2:
+		finish256(u)
+	default:
+		finishGeneric(u)
+	}
+}
+
+func (im *impl) gemvN(m, n, k int, x []float32, ldx int, b []float32, ldb int, y []float32, ldy int) {
+	switch im.kind {
+	case kindAVX512:
+		gemvN512(m, n, k, x, ldx, b, ldb, y, ldy)
+	case kindAVX2:
+		gemvN256(m, n, k, x, ldx, b, ldb, y, ldy)
+	default:
+		gemvNGeneric(m, n, k, x, ldx, b, ldb, y, ldy)
+	}
+}
+
+func (im *impl) gemvT(x, b []float32, ldb int, y []float32) {
+	switch im.kind {
+	case kindAVX512:
+		gemvT512(x, b, ldb, y)
+	case kindAVX2:
+		gemvT256(x, b, ldb, y)
+	default:
+		gemvTGeneric(x, b, ldb, y)
+	}
+}
+
 // The archsimd micro-kernels are written around two limits of the Go 1.26
 // compiler:
 //

@@ -80,3 +80,40 @@ func sigmoidF32(x, d []float32) {
 	}
 	sigmoidScalar(x[i:], dt)
 }
+
+// vectorBinary computes d = x op y for contiguous float32 slices of equal
+// length, 16 lanes at a time, for Add, Sub and Mul; it reports false (doing
+// nothing) for other ops and dtypes.
+func vectorBinary[T number](op BinaryOp, d, x, y []T) bool {
+	d32, ok := any(d).([]float32)
+	if !ok || !hasAVX512 || (op != OpAdd && op != OpSub && op != OpMul) {
+		return false
+	}
+	x32, y32 := any(x).([]float32), any(y).([]float32)
+	n := len(d32)
+	x32, y32 = x32[:n], y32[:n]
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		a, b := archsimd.LoadFloat32x16Slice(x32[i:]), archsimd.LoadFloat32x16Slice(y32[i:])
+		switch op {
+		case OpAdd:
+			a = a.Add(b)
+		case OpSub:
+			a = a.Sub(b)
+		default:
+			a = a.Mul(b)
+		}
+		a.StoreSlice(d32[i:])
+	}
+	for ; i < n; i++ {
+		switch op {
+		case OpAdd:
+			d32[i] = x32[i] + y32[i]
+		case OpSub:
+			d32[i] = x32[i] - y32[i]
+		default:
+			d32[i] = x32[i] * y32[i]
+		}
+	}
+	return true
+}

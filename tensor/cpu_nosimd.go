@@ -10,3 +10,7 @@ func sigmoidF32(x, d []float32) { sigmoidScalar(x, d) }
 
 // simdPath names the elementwise kernels in use.
 const simdPath = "generic"
+
+// vectorBinary computes a contiguous op with SIMD where the build has it; it
+// reports false when the caller must do the work.
+func vectorBinary[T number](op BinaryOp, d, x, y []T) bool { return false }
