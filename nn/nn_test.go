@@ -47,6 +47,9 @@ func TestLayerGradients(t *testing.T) {
 	mha := NewMultiHeadAttention(init64(6), 8, 2)
 	block := NewTransformerBlock(init64(7), 8, 2, 16)
 	mlp := NewTimeMLP(init64(8), 2, 4, 2, tensor.ActSiLU, 8)
+	conv := NewConv2d(init64(11), 2, 3, 3, 2, 1)
+	gn := NewGroupNorm(init64(12), 2, 4)
+	gn.Gamma = autograd.Param(randn(13, 4))
 	cases := []struct {
 		name  string
 		shape []int
@@ -56,6 +59,8 @@ func TestLayerGradients(t *testing.T) {
 		{"layer norm", []int{3, 6}, ln.Forward, Vars(ln)},
 		{"attention", []int{2, 3, 8}, mha.Forward, Vars(mha)},
 		{"transformer block", []int{2, 3, 8}, block.Forward, Vars(block)[:6]},
+		{"conv2d", []int{2, 2, 5, 4}, conv.Forward, Vars(conv)},
+		{"group norm", []int{2, 4, 3, 2}, gn.Forward, Vars(gn)},
 		{"time MLP", []int{4, 2}, func(x *autograd.Var) *autograd.Var { return mlp.Forward(x, []float64{0.3}) }, Vars(mlp)},
 	}
 	for _, c := range cases {
@@ -157,6 +162,34 @@ func TestInitIsReproducible(t *testing.T) {
 	for _, v := range a.W.Value.Float64s() {
 		if math.Abs(v) > bound {
 			t.Fatalf("weight %v outside ±%v", v, bound)
+		}
+	}
+}
+
+// TestConv2dMatchesDirect compares the implicit GEMM with a direct convolution.
+func TestConv2dMatchesDirect(t *testing.T) {
+	c := NewConv2d(init64(20), 2, 3, 3, 1, 1)
+	x := randn(21, 1, 2, 4, 5)
+	got := c.Forward(autograd.Const(x)).Value.Float64s()
+	xv, w, b := x.Float64s(), c.W.Value.Float64s(), c.B.Value.Float64s()
+	for o := range 3 {
+		for i := range 4 {
+			for j := range 5 {
+				acc := b[o]
+				for ch := range 2 {
+					for ky := range 3 {
+						for kx := range 3 {
+							y, xx := i+ky-1, j+kx-1
+							if y >= 0 && y < 4 && xx >= 0 && xx < 5 {
+								acc += w[o*18+ch*9+ky*3+kx] * xv[(ch*4+y)*5+xx]
+							}
+						}
+					}
+				}
+				if g := got[(o*4+i)*5+j]; math.Abs(g-acc) > 1e-12 {
+					t.Fatalf("out[%d,%d,%d] = %v, want %v", o, i, j, g, acc)
+				}
+			}
 		}
 	}
 }

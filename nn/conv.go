@@ -1,0 +1,71 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/difftune/difftune/autograd"
+	"github.com/difftune/difftune/tensor"
+)
+
+// Conv2d is a 2-D convolution over [n, c, h, w] images, computed as an
+// implicit GEMM: the patches unfolded by Im2Col times the flattened kernels.
+type Conv2d struct {
+	W, B        *autograd.Var // W [out, in·k·k], B [out]
+	In, Out, K  int
+	Stride, Pad int
+}
+
+// NewConv2d makes a k×k convolution, initialized like PyTorch (±1/√(in·k·k)).
+func NewConv2d(init *Init, in, out, k, stride, pad int) *Conv2d {
+	bound := 1 / math.Sqrt(float64(in*k*k))
+	return &Conv2d{W: init.Uniform(-bound, bound, out, in*k*k), B: init.Uniform(-bound, bound, out),
+		In: in, Out: out, K: k, Stride: stride, Pad: pad}
+}
+
+// Params implements Module.
+func (c *Conv2d) Params() []Param { return []Param{{"weight", c.W}, {"bias", c.B}} }
+
+// Forward convolves x [n, in, h, w] into [n, out, oh, ow].
+func (c *Conv2d) Forward(x *autograd.Var) *autograd.Var {
+	s := x.Shape()
+	if len(s) != 4 || s[1] != c.In {
+		panic(fmt.Sprintf("nn: Conv2d with %d input channels applied to shape %v", c.In, s))
+	}
+	g := tensor.NewConvGeom(s[0], s[1], s[2], s[3], c.K, c.K, c.Stride, c.Pad)
+	cols := autograd.Im2Col(x, g)   // [n, in·k·k, oh·ow]
+	y := autograd.MatMul(c.W, cols) // [n, out, oh·ow]
+	y = autograd.Add(y, autograd.Reshape(c.B, c.Out, 1))
+	return autograd.Reshape(y, s[0], c.Out, g.OutH, g.OutW)
+}
+
+// GroupNorm normalizes [n, c, h, w] over groups of channels, then scales and
+// shifts each channel.
+type GroupNorm struct {
+	Groups      int
+	Gamma, Beta *autograd.Var
+	Eps         float64
+}
+
+// NewGroupNorm makes a group norm of channels split into groups.
+func NewGroupNorm(init *Init, groups, channels int) *GroupNorm {
+	if channels%groups != 0 {
+		panic(fmt.Sprintf("nn: %d channels in %d groups", channels, groups))
+	}
+	return &GroupNorm{Groups: groups, Gamma: init.Constant(1, channels), Beta: init.Constant(0, channels), Eps: 1e-5}
+}
+
+// Params implements Module.
+func (g *GroupNorm) Params() []Param { return []Param{{"weight", g.Gamma}, {"bias", g.Beta}} }
+
+// Forward normalizes x [n, c, h, w].
+func (g *GroupNorm) Forward(x *autograd.Var) *autograd.Var {
+	s := x.Shape()
+	c := g.Gamma.Value.Dim(0)
+	if len(s) != 4 || s[1] != c {
+		panic(fmt.Sprintf("nn: GroupNorm of %d channels applied to shape %v", c, s))
+	}
+	h := autograd.Reshape(x, s[0], g.Groups, -1)
+	h = autograd.Reshape(Normalize(h, 2, g.Eps), s...)
+	return autograd.Add(autograd.Mul(h, autograd.Reshape(g.Gamma, c, 1, 1)), autograd.Reshape(g.Beta, c, 1, 1))
+}
