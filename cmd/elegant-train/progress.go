@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"golang.org/x/term"
 
@@ -11,12 +12,15 @@ import (
 )
 
 // progress shows one bar per phase (pre-training, each method) on stderr when
-// it is a terminal; elsewhere (logs, CI) it prints only the notices.
+// it is a terminal; elsewhere (logs, CI) it prints a line every tenth of a
+// phase.
 type progress struct {
-	w     io.Writer
-	show  bool
-	phase string
-	bar   *progressbar.ProgressBar
+	w       io.Writer
+	show    bool
+	phase   string
+	bar     *progressbar.ProgressBar
+	tenth   int // last tenth printed, without a terminal
+	started time.Time
 }
 
 func newProgress(w io.Writer) *progress {
@@ -28,6 +32,13 @@ func newProgress(w io.Writer) *progress {
 // phase changes.
 func (p *progress) Update(phase string, done, total int) {
 	if !p.show {
+		if phase != p.phase {
+			p.phase, p.tenth, p.started = phase, 0, time.Now()
+		}
+		if t := 10 * done / max(total, 1); t > p.tenth {
+			p.tenth = t
+			fmt.Fprintf(p.w, "%s %3d%% (%d/%d) %s\n", phase, 10*t, done, total, time.Since(p.started).Round(time.Second))
+		}
 		return
 	}
 	if phase != p.phase || p.bar == nil {
