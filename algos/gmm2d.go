@@ -60,6 +60,11 @@ type MethodSummary struct {
 	OffSupport     Number            `json:"off_support"`
 	Seconds        Number            `json:"seconds"`
 	DivergedAt     *int              `json:"diverged_at,omitempty"`
+	// PassedTargetAt is the first training iteration whose batch reward
+	// exceeded the exact E*[r]; LeftSupportAt the first whose batch had more
+	// than half of its samples off the data's support.
+	PassedTargetAt *int `json:"passed_target_at,omitempty"`
+	LeftSupportAt  *int `json:"left_support_at,omitempty"`
 	Notes          map[string]string `json:"notes,omitempty"`
 }
 
@@ -165,12 +170,21 @@ func RunGMM2D(b tensor.Backend, c GMM2DConfig, h Hooks) (*GMM2DResult, error) {
 			fc.Iters = c.NoKLIters
 		}
 		h.notice("fine-tuning: %s", m)
+		var passedAt, leftAt *int
 		log := func(e Event) {
 			if h.Log != nil {
 				h.Log(e)
 			}
-			if e.Phase == "drift" {
-				h.progress(string(m), e.Iter+1, fc.Iters)
+			if e.Phase != "drift" {
+				return
+			}
+			h.progress(string(m), e.Iter+1, fc.Iters)
+			it := e.Iter
+			if passedAt == nil && e.Reward.Finite() && e.Reward > sum.Exact.Reward {
+				passedAt = &it
+			}
+			if leftAt == nil && e.Extra["off_support"] > 0.5 {
+				leftAt = &it
 			}
 		}
 		ft, err := FineTune(b, pre, reward, fc, log, monitor)
@@ -184,6 +198,7 @@ func RunGMM2D(b tensor.Backend, c GMM2DConfig, h Hooks) (*GMM2DResult, error) {
 		}
 		ms := evaluateGMM2D(data, reward, x, kl, exactSamples)
 		ms.Seconds = Number(ft.Seconds)
+		ms.PassedTargetAt, ms.LeftSupportAt = passedAt, leftAt
 		if ft.DivergedAt >= 0 {
 			at := ft.DivergedAt
 			ms.DivergedAt = &at

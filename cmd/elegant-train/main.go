@@ -196,8 +196,14 @@ func printSummary(w io.Writer, s algos.Summary, out string) {
 		}
 		fmt.Fprintf(w, "%-11s %10s %10s %10s %10s %10s %8.1f", n, num(m.RewardNominal), num(m.KL), num(m.Diversity),
 			num(m.EnergyDistance), num(m.OffSupport), float64(m.Seconds))
+		if m.PassedTargetAt != nil {
+			fmt.Fprintf(w, "  passed E*[r] at iteration %d", *m.PassedTargetAt)
+		}
+		if m.LeftSupportAt != nil {
+			fmt.Fprintf(w, ", left the support at %d", *m.LeftSupportAt)
+		}
 		if m.DivergedAt != nil {
-			fmt.Fprintf(w, "  (diverged at iteration %d)", *m.DivergedAt)
+			fmt.Fprintf(w, ", diverged at %d", *m.DivergedAt)
 		}
 		fmt.Fprintln(w)
 	}
