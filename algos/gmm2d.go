@@ -52,19 +52,19 @@ func DefaultGMM2DConfig() GMM2DConfig {
 // model). Values that are not finite are written as null, with the reason in
 // Notes.
 type MethodSummary struct {
-	RewardNominal  Number            `json:"reward_nominal"`
-	RewardGenuine  Number            `json:"reward_genuine"`
-	KL             Number            `json:"kl"`
-	Diversity      Number            `json:"diversity"`
-	EnergyDistance Number            `json:"energy_distance"`
-	OffSupport     Number            `json:"off_support"`
-	Seconds        Number            `json:"seconds"`
-	DivergedAt     *int              `json:"diverged_at,omitempty"`
+	RewardNominal  Number `json:"reward_nominal"`
+	RewardGenuine  Number `json:"reward_genuine"`
+	KL             Number `json:"kl"`
+	Diversity      Number `json:"diversity"`
+	EnergyDistance Number `json:"energy_distance"`
+	OffSupport     Number `json:"off_support"`
+	Seconds        Number `json:"seconds"`
+	DivergedAt     *int   `json:"diverged_at,omitempty"`
 	// PassedTargetAt is the first training iteration whose batch reward
 	// exceeded the exact E*[r]; LeftSupportAt the first whose batch had more
 	// than half of its samples off the data's support.
-	PassedTargetAt *int `json:"passed_target_at,omitempty"`
-	LeftSupportAt  *int `json:"left_support_at,omitempty"`
+	PassedTargetAt *int              `json:"passed_target_at,omitempty"`
+	LeftSupportAt  *int              `json:"left_support_at,omitempty"`
 	Notes          map[string]string `json:"notes,omitempty"`
 }
 
