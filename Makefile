@@ -5,21 +5,41 @@
 #                 builds: plain Go and GOEXPERIMENT=simd
 #   make bench    go test benchmarks of the hot kernels
 #   make run      the default main job: elegant-train on gmm2d, CPU
+#   make shaders  recompile the Vulkan kernels (shaders/glsl → shaders/spv)
 
 GO      ?= go
 SIMD    := GOEXPERIMENT=simd
 PKGS    := ./...
 OUT     ?= runs/gmm2d
 
-.PHONY: all test deps vet fmt bench run build
+.PHONY: all test deps vet fmt bench run build shaders
 
 all: build
 
+# Debian packages of the Vulkan backend (package shaders): the loader and
+# lavapipe (a CPU Vulkan device) to run it, glslc to compile its kernels,
+# the validation layer its tests run under, gcc for cgo.
+VULKAN_PKGS := gcc libc6-dev mesa-vulkan-drivers libvulkan1 libvulkan-dev vulkan-tools glslc glslang-tools spirv-tools vulkan-validationlayers
+
 # deps installs what a fresh Debian machine lacks. Run as root (CI is), or
-# with the packages already present.
+# with the packages already present; apt runs only when something is missing.
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/dl/"; exit 1; }
+	@if command -v gcc >/dev/null && command -v glslc >/dev/null && ldconfig -p | grep -q 'libvulkan\.so\.1 ' \
+		&& ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 \
+		&& ls /usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "deps: installing $(VULKAN_PKGS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(VULKAN_PKGS); \
+	else \
+		echo "deps: Vulkan packages missing; as root: apt-get install $(VULKAN_PKGS)"; \
+	fi
 	$(GO) mod download
+
+# shaders recompiles the GLSL kernels into the embedded SPIR-V (commit the
+# result: the tests fail when spv/ differs from what glslc makes of glsl/).
+shaders:
+	sh shaders/build.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
