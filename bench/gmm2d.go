@@ -35,6 +35,27 @@ func NewGMM2DIteration(b tensor.Backend, batch, steps, width int) *GMM2DIteratio
 
 // Run performs one iteration and returns its loss.
 func (w *GMM2DIteration) Run() float64 {
+	l := w.backward()
+	w.opt.Step()
+	return l
+}
+
+// Gradients runs the forward and backward passes of one iteration, without
+// the Adam step, and returns the loss and the control network's gradients on
+// the host (then clears them): for comparing backends.
+func (w *GMM2DIteration) Gradients() (float64, [][]float32) {
+	l := w.backward()
+	var grads [][]float32
+	for _, p := range nn.Vars(w.ctrl) {
+		grads = append(grads, p.Grad.Float32s())
+	}
+	nn.ZeroGrad(w.ctrl)
+	return l, grads
+}
+
+// backward rolls out, evaluates the loss mean(−x_T[0] + KL) and
+// back-propagates it into the control.
+func (w *GMM2DIteration) backward() float64 {
 	vp := sde.DefaultVP
 	roll := sde.Rollout{VP: vp, Grid: vp.NewGrid(w.Steps), Eps: w.eps, Control: w.ctrl}
 	x0 := tensor.RandNormal(w.b, tensor.Float32, w.rng.Seed, w.rng.Next(), w.Batch, 2)
@@ -43,7 +64,6 @@ func (w *GMM2DIteration) Run() float64 {
 	loss := autograd.MeanAll(autograd.Sub(res.KL, first))
 	l := loss.Value.Item()
 	loss.Backward()
-	w.opt.Step()
 	return l
 }
 

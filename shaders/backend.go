@@ -375,6 +375,14 @@ func (b *Backend) mustNotHaveFailed() {
 	}
 }
 
+// Submits is the number of command buffers submitted so far: the measure of
+// how well dispatches are batched.
+func (b *Backend) Submits() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.rec.submits
+}
+
 // Sync submits every recorded command, waits for the device and reports an
 // asynchronous failure.
 func (b *Backend) Sync() error {
