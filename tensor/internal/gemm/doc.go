@@ -1,9 +1,9 @@
-// Package gemm is a single-precision matrix-multiply kernel for the CPU.
+// Package gemm is a single-precision matrix multiply for the CPU.
 //
 // [Sgemm] computes C = alpha*op(A)*op(B) + beta*C on row-major matrices, like
 // BLAS sgemm; [SgemmEpilogue] computes C = act(op(A)*op(B) + bias) and can
-// save the pre-activation values, so that a linear layer's forward pass is a
-// single call with a single pass over C.
+// save the pre-activation values, so that the forward pass of a dense layer
+// is one call and one pass over C.
 //
 // # Blocking scheme
 //
@@ -18,34 +18,51 @@
 //	            pack the mc×kc block of op(A) into mr-row micro-panels
 //	            for each A micro-panel (mr rows)
 //	                for each B micro-panel (nr columns)
-//	                    micro-kernel: mr×nr tile of C += A panel · B panel
+//	                    micro-kernel: the mr×nr tile of C += A panel · B panel
 //
-// Packing makes every operand access of the micro-kernel sequential and
-// resolves the four transpose combinations once, in the packing routines; the
-// edges are zero-padded, so the micro-kernel always computes a full mr×nr
-// tile, and only the valid part of it is written to C. A micro-panel of A
-// (mr×kc) stays in L1 while the B block (kc×nc) streams from L2. The tile is
-// written back once per kc chunk, and on the last chunk the epilogue (alpha,
-// beta, bias, pre-activation copy, activation) is applied while the tile is
-// still in L1.
+// Packing makes every access of the micro-kernel sequential and resolves the
+// four transpose combinations in the packing routines; the edges are padded
+// with zeros, so the micro-kernel always computes a full tile, and only its
+// valid part is written. An A micro-panel (mr×kc) stays in L1 while the B
+// block (kc×nc) streams from L2. Operands that are already laid out as the
+// micro-kernel reads them are not copied: the rows of a row-major A are read
+// in place (the micro-kernel takes a row and a k stride), and so are the rows
+// of a row-major B when a kc-row block of it is small enough (kc*ldb at most
+// 128K values); only their partial edge panels are packed.
 //
-// Large products are split across goroutines along the larger of the two
-// dimensions of C (each goroutine packs its own panels); small ones run on
-// the calling goroutine. Pack buffers come from a sync.Pool, so a steady
-// state of calls does not allocate.
+// The micro-kernel writes full tiles to C itself: it adds the previous value
+// of C for the k chunks after the first, and on the last chunk adds the bias
+// and stores the pre-activation; the activation then runs on the tile while
+// it is in L1. Edge tiles, alpha != 1 and beta other than 0 and 1 go through
+// a scratch tile and a general update.
 //
-// Products with a single row of C (vector times matrix) skip packing. When C
-// is much narrower than the micro-tile (n of 1 or 2, say) the package
-// computes Cᵀ = op(B)ᵀ·op(A)ᵀ instead, to keep the tile full.
+// Products with at most four rows of C whose op(B) is row-major are computed
+// as combinations of the rows of B, and those with at most four columns whose
+// op(A) is row-major as dot products, without packing. When C is much
+// narrower than the micro-tile otherwise, the package computes
+// Cᵀ = op(B)ᵀ·op(A)ᵀ instead.
+//
+// # Parallelism
+//
+// Products big enough are split along the rows (or columns) of C into tasks
+// that the calling goroutine and up to [Threads]()-1 worker goroutines claim
+// until none is left, so that a worker that wakes late only takes less of the
+// work. When k fits in one chunk, the operand that all tasks share is packed
+// once, by all of them. Idle workers poll for the next call for a few tens of
+// microseconds before they block, because the products of a training step
+// come back to back. Pack buffers come from a sync.Pool: a steady state of
+// calls does not allocate.
 //
 // # Implementations
 //
-// Built with GOEXPERIMENT=simd on amd64, the package uses simd/archsimd: an
-// AVX-512 micro-kernel of 5×32 (ten Float32x16 accumulators) when the CPU has
-// AVX-512, an AVX2 one of 5×16 (ten Float32x8 accumulators) otherwise. Go's
-// register allocator gives vector code 15 registers; the 5×32 shape is the
-// largest that keeps its accumulators, two B vectors, the broadcast A value
-// and its copy (VFMADD213PS overwrites an input) in registers. Built
-// otherwise, a plain-Go kernel of 4×4 is used, with the same blocking. [Path]
-// reports which implementation runs.
+// Built with GOEXPERIMENT=simd on amd64, the package uses simd/archsimd: a
+// 5×32 micro-kernel on Float32x16 (ten accumulators) when the CPU has
+// AVX-512, a 5×16 one on Float32x8 with AVX2 and FMA, and vector epilogues
+// (exp from Cephes' polynomial, tanh from Eigen's rational approximation).
+// Go's register allocator hands out 15 vector registers, and VFMADD213PS
+// overwrites a factor, so every FMA but the last of a broadcast A value
+// needs a copy of it: ten accumulators, two B vectors, the A value and its
+// copy fill the 15; the 6×32 tile needs 16 and spills. Built otherwise, a
+// plain-Go 3×3 kernel runs the same blocking. [Path] reports which
+// implementation runs.
 package gemm

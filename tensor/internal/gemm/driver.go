@@ -25,13 +25,16 @@ const (
 
 // The methods of impl, implemented by each kind:
 //
-// kernel(kc int, a []float32, rsa, csa int, b, t []float32) computes the
-// mr×nr product of an A micro-panel (element (r, p) at a[r*rsa+p*csa]: rsa,
-// csa = 1, mr when packed, lda, 1 for the rows of a row-major A) and a packed
-// B micro-panel (kc×nr: b[p*nr+j]) and writes it row-major to t[:mr*nr]. a
-// extends past a[kc*csa] and b past the panel by nr values.
+// kernel(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut)
+// computes the mr×nr product of an A micro-panel (element (r, p) at
+// a[r*rsa+p*csa]: rsa, csa = 1, mr when packed, lda, 1 for the rows of a
+// row-major A) and a B micro-panel (element (p, j) at b[p*sb+j]: sb = nr when
+// packed, ldb for the rows of a row-major B) and writes it to o.
 //
 // finish(u *update) writes a block of C; see update.
+//
+// activate(m, n int, c []float32, ldc int, act Activation) applies act to
+// the m×n block c (row stride ldc) in place.
 //
 // gemvN(m, n, k int, x []float32, ldx int, b []float32, ldb int, y []float32,
 // ldy int) computes y[i*ldy+j] = Σ_p x[i*ldx+p]*b[p*ldb+j] for i < m, j < n,
@@ -40,6 +43,24 @@ const (
 // gemvT(x, b []float32, ldb int, y []float32) computes
 // y[j] = Σ_p x[p]*b[j*ldb+p] for j < len(y), p < len(x): the dot products of x
 // with the rows of b.
+
+// tileOut is where a micro-kernel writes its mr×nr tile: for r < mr and
+// j < nr,
+//
+//	v := acc(r, j) + c[r*ldc+j] + bias[j]
+//	pre[r*ldp+j] = v
+//	c[r*ldc+j] = v
+//
+// where C is not read unless add, a nil bias is 0 and a nil pre is not
+// written.
+type tileOut struct {
+	c    []float32
+	ldc  int
+	add  bool
+	bias []float32
+	pre  []float32
+	ldp  int
+}
 
 // update is a block of C to write: for i < m and j < n,
 //
@@ -61,12 +82,6 @@ type update struct {
 	alpha, beta float32
 	act         Activation
 }
-
-// kernelGuard bounds the kc a micro-kernel accepts (see the archsimd kernels).
-const kernelGuard = 1 << 30
-
-// Work below this many flops runs on the calling goroutine.
-const minParallelFlops = 1 << 21
 
 // problem is one call, after argument checking.
 type problem struct {
@@ -135,9 +150,9 @@ func (p *problem) scale(im *impl) {
 // swapPays reports whether computing Cᵀ = op(B)ᵀ·op(A)ᵀ wastes much less of
 // the micro-tiles than computing C, as when n is far below nr.
 func (p *problem) swapPays(im *impl) bool {
-	pad := func(x, r int) int { return (x + r - 1) / r * r }
-	direct := pad(p.m, im.mr) * pad(p.n, im.nr)
-	swapped := pad(p.n, im.mr) * pad(p.m, im.nr)
+	roundUp := func(x, r int) int { return (x + r - 1) / r * r }
+	direct := roundUp(p.m, im.mr) * roundUp(p.n, im.nr)
+	swapped := roundUp(p.n, im.mr) * roundUp(p.m, im.nr)
 	return 2*swapped < direct
 }
 
@@ -172,7 +187,7 @@ func (p *problem) unpacked(im *impl) bool {
 // rows computes C as the m (<= smallDim) combinations of the rows of B with
 // coefficients op(A).
 func (p *problem) rows(im *impl) {
-	ws := getWorkspace(im)
+	ws := getWorkspace()
 	defer putWorkspace(ws)
 	x, ldx := p.a, p.lda
 	if p.transA {
@@ -191,7 +206,7 @@ func (p *problem) rows(im *impl) {
 // cols computes the n (<= smallDim) columns of C as the dot products of the
 // rows of op(A) with the columns of op(B).
 func (p *problem) cols(im *impl) {
-	ws := getWorkspace(im)
+	ws := getWorkspace()
 	defer putWorkspace(ws)
 	bt, ldbt := p.b, p.ldb // op(B)ᵀ, n×k
 	if !p.transB {
@@ -246,209 +261,6 @@ func (p *problem) storeBlock(im *impl, ws *workspace, y []float32, ldy int, yT b
 	im.finish(&u)
 }
 
-// call is a problem shared by the goroutines of one parallel product.
-type call struct {
-	p  problem
-	im *impl
-	wg sync.WaitGroup
-}
-
-var callPool = sync.Pool{New: func() any { return new(call) }}
-
-// job is one goroutine's share of a call: rows [i0, i1) and columns [j0, j1)
-// of C.
-type job struct {
-	c              *call
-	i0, i1, j0, j1 int
-}
-
-var workers struct {
-	mu sync.Mutex
-	n  int
-	ch chan job
-}
-
-// startWorkers makes sure n worker goroutines wait for jobs.
-func startWorkers(n int) {
-	workers.mu.Lock()
-	defer workers.mu.Unlock()
-	if workers.ch == nil {
-		workers.ch = make(chan job, 64)
-	}
-	for ; workers.n < n; workers.n++ {
-		go worker(workers.ch)
-	}
-}
-
-func worker(ch chan job) {
-	for j := range ch {
-		j.c.run(j.i0, j.i1, j.j0, j.j1)
-		j.c.wg.Done()
-	}
-}
-
-func (c *call) run(i0, i1, j0, j1 int) {
-	ws := getWorkspace(c.im)
-	c.p.blocked(c.im, ws, i0, i1, j0, j1)
-	putWorkspace(ws)
-}
-
-// parallel splits C into as many row or column ranges as pays, and computes
-// them on as many goroutines.
-func (p *problem) parallel(im *impl) {
-	rowTiles := (p.m + im.mr - 1) / im.mr
-	colTiles := (p.n + im.nr - 1) / im.nr
-	t := Threads()
-	if flops := 2 * float64(p.m) * float64(p.n) * float64(p.k); flops < minParallelFlops {
-		t = 1
-	}
-	byRows := rowTiles*im.mr >= colTiles*im.nr
-	tiles := colTiles
-	if byRows {
-		tiles = rowTiles
-	}
-	t = min(t, tiles)
-	if t <= 1 {
-		ws := getWorkspace(im)
-		p.blocked(im, ws, 0, p.m, 0, p.n)
-		putWorkspace(ws)
-		return
-	}
-	startWorkers(t - 1)
-	c := callPool.Get().(*call)
-	c.p = *p
-	c.im = im
-	c.wg.Add(t - 1)
-	for w := t - 1; w >= 0; w-- {
-		lo, hi := tiles*w/t, tiles*(w+1)/t
-		j := job{c: c, i0: 0, i1: p.m, j0: 0, j1: p.n}
-		if byRows {
-			j.i0, j.i1 = lo*im.mr, min(hi*im.mr, p.m)
-		} else {
-			j.j0, j.j1 = lo*im.nr, min(hi*im.nr, p.n)
-		}
-		if w == 0 {
-			c.run(j.i0, j.i1, j.j0, j.j1)
-		} else {
-			workers.ch <- j
-		}
-	}
-	c.wg.Wait()
-	c.p = problem{}
-	callPool.Put(c)
-}
-
-// blocked computes rows [i0, i1) and columns [j0, j1) of C with packed panels
-// on the calling goroutine.
-func (p *problem) blocked(im *impl, ws *workspace, i0, i1, j0, j1 int) {
-	mr, nr := im.mr, im.nr
-	kc := balance(p.k, im.kc, 1)
-	nc := balance(j1-j0, im.nc, nr)
-	mc := balance(i1-i0, im.mc, mr)
-	// A row-major A is used in place, its rows are contiguous in k: only
-	// the last, partial micro-panel is packed.
-	direct := !p.transA
-	if direct {
-		mc = i1 - i0
-	}
-	ap := grow(&ws.a, mr*kc+pad)
-	if !direct {
-		ap = grow(&ws.a, mc*kc+pad)
-	}
-	bp := grow(&ws.b, nc*kc+pad)
-	t := grow(&ws.t, 2*mr*nr) // the second half is store's scratch
-	for jc := j0; jc < j1; jc += nc {
-		ncur := min(nc, j1-jc)
-		for pc := 0; pc < p.k; pc += kc {
-			kcur := min(kc, p.k-pc)
-			first, last := pc == 0, pc+kcur == p.k
-			p.packB(bp, nr, pc, kcur, jc, ncur)
-			for ic := i0; ic < i1; ic += mc {
-				mcur := min(mc, i1-ic)
-				full := mcur / mr * mr
-				if !direct {
-					p.packA(ap, mr, ic, mcur, pc, kcur)
-				} else if full < mcur {
-					p.packA(ap, mr, ic+full, mcur-full, pc, kcur)
-				}
-				for ir := 0; ir < mcur; ir += mr {
-					mv := min(mr, mcur-ir)
-					var a []float32
-					rsa, csa := 1, mr
-					switch {
-					case !direct:
-						a = ap[ir*kcur:]
-					case mv == mr:
-						a, rsa, csa = p.a[(ic+ir)*p.lda+pc:], p.lda, 1
-					default:
-						a = ap
-					}
-					for jr := 0; jr < ncur; jr += nr {
-						nv := min(nr, ncur-jr)
-						im.kernel(kcur, a, rsa, csa, bp[jr*kcur:], t)
-						p.store(im, t, ic+ir, jc+jr, mv, nv, first, last)
-					}
-				}
-			}
-		}
-	}
-}
-
-// pad is the slack at the end of the pack buffers: the micro-kernels advance
-// their pointers one step past the panels.
-const pad = 64
-
-// balance returns the block size, a multiple of r of at most max(limit, r),
-// that cuts x into the fewest blocks of nearly equal sizes.
-func balance(x, limit, r int) int {
-	limit = max(limit/r*r, r)
-	blocks := (x + limit - 1) / limit
-	size := (x + blocks - 1) / blocks
-	return (size + r - 1) / r * r
-}
-
-// store writes the valid mv×nv part of the tile t (row stride nr, followed by
-// mr*nr values of scratch) to C at (i, j), adding to what the previous k
-// chunks wrote unless first, and applying the epilogue if last.
-func (p *problem) store(im *impl, t []float32, i, j, mv, nv int, first, last bool) {
-	u := update{m: mv, n: nv, acc: t, lda: im.nr, ldc: p.ldc, alpha: p.alpha, beta: p.beta, ldp: p.ldp}
-	if !first {
-		u.beta = 1
-	}
-	ep := last && p.epilogue()
-	if ep {
-		u.act = p.act
-	}
-	if !p.ct {
-		u.c = p.c[i*p.ldc+j:]
-		if ep && p.bias != nil {
-			u.bias = p.bias[j : j+nv]
-		}
-		if ep && p.pre != nil {
-			u.pre = p.pre[i*p.ldp+j:]
-		}
-		im.finish(&u)
-		return
-	}
-	// Cᵀ: column jj of the tile is a row of C.
-	mr, nr := im.mr, im.nr
-	tt := t[mr*nr : 2*mr*nr]
-	for jj := range nv {
-		for r := range mv {
-			tt[jj*mv+r] = t[r*nr+jj]
-		}
-	}
-	u.m, u.n, u.acc, u.lda = nv, mv, tt, mv
-	u.c = p.c[j*p.ldc+i:]
-	if ep && p.bias != nil {
-		u.bias = p.bias[i : i+mv]
-	}
-	if ep && p.pre != nil {
-		u.pre = p.pre[j*p.ldp+i:]
-	}
-	im.finish(&u)
-}
-
 // workspace holds one goroutine's pack buffers.
 type workspace struct {
 	a, b, t, x, y []float32
@@ -456,7 +268,7 @@ type workspace struct {
 
 var workspaces = sync.Pool{New: func() any { return new(workspace) }}
 
-func getWorkspace(*impl) *workspace { return workspaces.Get().(*workspace) }
+func getWorkspace() *workspace { return workspaces.Get().(*workspace) }
 
 func putWorkspace(ws *workspace) { workspaces.Put(ws) }
 

@@ -55,7 +55,8 @@ type Epilogue struct {
 // op(A) is m×k, op(B) is k×n and C is m×n; lda, ldb and ldc are the row
 // strides of A, B and C as stored (A is k×m when transA is set, B is n×k when
 // transB is set). When beta is 0, C is not read, so it may hold anything,
-// NaN included; when alpha is 0 or k is 0, A and B are not read.
+// NaN included; when alpha is 0 or k is 0, A and B are not read. C must not
+// overlap A or B.
 //
 // Sgemm panics when a dimension is negative, a stride is too small or a
 // slice too short. It is safe for concurrent use.

@@ -210,7 +210,11 @@ var transposes = [][2]bool{{false, false}, {false, true}, {true, false}, {true, 
 // shapes returns the m, n, k triples the tests cover.
 func shapes(rng *rand.Rand) [][3]int {
 	var s [][3]int
-	for range 40 {
+	random := 40
+	if quick() {
+		random = 10
+	}
+	for range random {
 		s = append(s, [3]int{1 + rng.IntN(70), 1 + rng.IntN(70), 1 + rng.IntN(70)})
 	}
 	for _, m := range []int{1, 2, 4, 5, 6, 11, 12, 31, 33} {
@@ -221,14 +225,25 @@ func shapes(rng *rand.Rand) [][3]int {
 	for _, k := range []int{0, 1, 2, 3, 34} {
 		s = append(s, [3]int{13, 37, k}, [3]int{1, 20, k}, [3]int{20, 1, k})
 	}
-	return append(s,
-		[3]int{300, 257, 129},
+	s = append(s,
 		[3]int{130, 70, 1100}, // several k chunks
-		[3]int{250, 600, 20},  // several row and column blocks
-		[3]int{97, 2, 256},    // narrow: computed as Cᵀ
+		[3]int{23, 520, 300},  // B too large to use in place
+		[3]int{97, 2, 256},    // narrow: computed without packing
+		[3]int{97, 9, 70},     // narrow: computed as Cᵀ
 		[3]int{2, 97, 256},
 	)
+	if !quick() {
+		s = append(s,
+			[3]int{300, 257, 129},
+			[3]int{250, 600, 20}, // several row and column blocks
+		)
+	}
+	return s
 }
+
+// quick reports whether to run fewer cases: with -short, or under the race
+// detector (which the parallel tests cover).
+func quick() bool { return testing.Short() || raceEnabled }
 
 func TestSgemm(t *testing.T) {
 	for _, im := range implementations() {
@@ -268,11 +283,15 @@ func TestSgemmAlphaBeta(t *testing.T) {
 
 func TestSgemmEpilogue(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
+	biasPre := [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}}
+	if quick() {
+		biasPre = [][2]bool{biasPre[0], biasPre[3]}
+	}
 	for _, im := range append(implementations(), nil) {
 		for _, act := range []Activation{None, ReLU, SiLU, Tanh, Sigmoid} {
-			for _, sh := range [][3]int{{1, 37, 20}, {23, 1, 17}, {37, 2, 40}, {45, 51, 34}, {11, 70, 0}, {130, 67, 600}} {
+			for _, sh := range [][3]int{{1, 37, 20}, {23, 1, 17}, {37, 2, 40}, {61, 7, 30}, {45, 51, 34}, {11, 70, 0}, {12, 37, 600}, {300, 40, 20}} {
 				for _, tr := range transposes {
-					for _, bp := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+					for _, bp := range biasPre {
 						tc := testCase{transA: tr[0], transB: tr[1], m: sh[0], n: sh[1], k: sh[2], alpha: 1, extra: rng.IntN(3),
 							ep: &Epilogue{}, bias: bp[0], pre: bp[1], act: act}
 						tc.check(t, rng, im)
@@ -311,16 +330,45 @@ func TestActivationRange(t *testing.T) {
 func TestThreads(t *testing.T) {
 	defer SetThreads(0)
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, n := range []int{1, 2, 3, 5} {
+	threads := []int{1, 2, 3, 5}
+	if quick() {
+		threads = threads[1:3]
+	}
+	for _, n := range threads {
 		SetThreads(n)
 		if got := Threads(); got != n {
 			t.Fatalf("Threads() = %d after SetThreads(%d)", got, n)
 		}
-		for _, sh := range [][3]int{{300, 257, 129}, {64, 700, 64}, {203, 256, 256}} {
+		shapes := [][3]int{{300, 257, 129}, {64, 700, 64}, {203, 256, 256}}
+		if quick() {
+			shapes = shapes[1:]
+		}
+		for _, sh := range shapes {
 			for _, tr := range transposes[n%2*2 : n%2*2+2] {
 				tc := testCase{transA: tr[0], transB: tr[1], m: sh[0], n: sh[1], k: sh[2], alpha: 1, beta: 0.5}
 				tc.check(t, rng, nil)
+				tc = testCase{transA: tr[0], transB: tr[1], m: sh[0], n: sh[1], k: sh[2], alpha: 1, extra: 1,
+					ep: &Epilogue{}, bias: true, pre: true, act: Activation(1 + n%4)}
+				tc.check(t, rng, nil)
 			}
+		}
+	}
+}
+
+func TestEmpty(t *testing.T) {
+	c := []float32{1, 2, 3}
+	Sgemm(false, false, 0, 3, 2, 1, nil, 2, make([]float32, 6), 3, 0, c, 3)
+	Sgemm(false, false, 1, 0, 2, 1, make([]float32, 2), 2, nil, 1, 0, c, 1)
+	SgemmEpilogue(true, true, 3, 0, 0, nil, 3, nil, 1, c, 1, Epilogue{Act: SiLU})
+	if c[0] != 1 || c[1] != 2 || c[2] != 3 {
+		t.Errorf("empty products wrote C: %v", c)
+	}
+}
+
+func TestActivationString(t *testing.T) {
+	for act, want := range map[Activation]string{None: "None", ReLU: "ReLU", SiLU: "SiLU", Tanh: "Tanh", Sigmoid: "Sigmoid", 7: "Activation(7)"} {
+		if got := act.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", act, got, want)
 		}
 	}
 }
@@ -362,6 +410,9 @@ func TestPanics(t *testing.T) {
 }
 
 func TestNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, sh := range [][3]int{{512, 256, 256}, {512, 2, 256}, {1, 256, 256}, {512, 256, 34}, {7, 9, 5}} {
 		m, n, k := sh[0], sh[1], sh[2]

@@ -1,47 +1,73 @@
 package gemm
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // generic is the plain-Go implementation, used when no vector one applies.
 var generic = &impl{
 	name: "generic", kind: kindGeneric,
-	mr: 4, nr: 4,
-	kc: 256, mc: 128, nc: 1024,
+	mr: 3, nr: 3,
+	kc: 256, mc: 120, nc: 510,
 }
 
-// kernelGeneric is the 4×4 plain-Go micro-kernel.
-func kernelGeneric(kc int, a []float32, rsa, csa int, b, t []float32) {
-	var c00, c01, c02, c03 float32
-	var c10, c11, c12, c13 float32
-	var c20, c21, c22, c23 float32
-	var c30, c31, c32, c33 float32
-	b = b[:4*kc]
-	for q := 0; len(b) >= 4; q += csa {
-		a0, a1, a2, a3 := a[q], a[q+rsa], a[q+2*rsa], a[q+3*rsa]
-		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
+// kernelGeneric is the 3×3 plain-Go micro-kernel. Its size is what the 15
+// registers of scalar code fit: nine accumulators, three B values, the A
+// value and a product. As in the archsimd kernels, a branch that is never
+// taken after each row keeps the compiler from loading everything first and
+// spilling.
+func kernelGeneric(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut) {
+	var c00, c01, c02 float32
+	var c10, c11, c12 float32
+	var c20, c21, c22 float32
+	if kc <= 0 {
+		panic("gemm: bad micro-kernel arguments")
+	}
+	a = a[:2*rsa+(kc-1)*csa+1]
+	b = b[:(kc-1)*sb+3]
+	for qa, qb := 0, 0; qb < len(b); qa, qb = qa+csa, qb+sb {
+		bp := (*[3]float32)(b[qb:])
+		b0, b1, b2 := bp[0], bp[1], bp[2]
+		a0 := a[qa]
 		c00 += a0 * b0
 		c01 += a0 * b1
 		c02 += a0 * b2
-		c03 += a0 * b3
+		if uintptr(unsafe.Pointer(bp)) == ^uintptr(0) {
+			break
+		}
+		a1 := a[qa+rsa]
 		c10 += a1 * b0
 		c11 += a1 * b1
 		c12 += a1 * b2
-		c13 += a1 * b3
+		if uintptr(unsafe.Pointer(bp)) == ^uintptr(1) {
+			break
+		}
+		a2 := a[qa+2*rsa]
 		c20 += a2 * b0
 		c21 += a2 * b1
 		c22 += a2 * b2
-		c23 += a2 * b3
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
-		b = b[4:]
 	}
-	t = t[:16]
-	t[0], t[1], t[2], t[3] = c00, c01, c02, c03
-	t[4], t[5], t[6], t[7] = c10, c11, c12, c13
-	t[8], t[9], t[10], t[11] = c20, c21, c22, c23
-	t[12], t[13], t[14], t[15] = c30, c31, c32, c33
+	storeRowGeneric(o, 0, c00, c01, c02)
+	storeRowGeneric(o, 1, c10, c11, c12)
+	storeRowGeneric(o, 2, c20, c21, c22)
+}
+
+// storeRowGeneric writes row r of a 3-wide tile to o.
+func storeRowGeneric(o *tileOut, r int, v0, v1, v2 float32) {
+	c := o.c[r*o.ldc : r*o.ldc+3]
+	if o.add {
+		v0, v1, v2 = v0+c[0], v1+c[1], v2+c[2]
+	}
+	if o.bias != nil {
+		b := o.bias[:3]
+		v0, v1, v2 = v0+b[0], v1+b[1], v2+b[2]
+	}
+	if o.pre != nil {
+		p := o.pre[r*o.ldp : r*o.ldp+3]
+		p[0], p[1], p[2] = v0, v1, v2
+	}
+	c[0], c[1], c[2] = v0, v1, v2
 }
 
 // finishGeneric is the plain-Go impl.finish.
@@ -69,6 +95,17 @@ func finishGeneric(u *update) {
 				pre[j] = v
 			}
 			c[j] = activate(u.act, v)
+		}
+	}
+}
+
+// activateGeneric applies act in place to the m×n block c with row stride
+// ldc.
+func activateGeneric(m, n int, c []float32, ldc int, act Activation) {
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		for j, v := range row {
+			row[j] = activate(act, v)
 		}
 	}
 }

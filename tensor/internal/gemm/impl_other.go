@@ -6,11 +6,12 @@ package gemm
 // the plain-Go one.
 var active = generic
 
-// implementations returns every implementation the CPU can run, for tests.
-func implementations() []*impl { return []*impl{generic} }
+func (im *impl) kernel(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut) {
+	kernelGeneric(kc, a, rsa, csa, b, sb, o)
+}
 
-func (im *impl) kernel(kc int, a []float32, rsa, csa int, b, t []float32) {
-	kernelGeneric(kc, a, rsa, csa, b, t)
+func (im *impl) activate(m, n int, c []float32, ldc int, act Activation) {
+	activateGeneric(m, n, c, ldc, act)
 }
 
 func (im *impl) finish(u *update) { finishGeneric(u) }

@@ -9,10 +9,21 @@ func (p *problem) packA(dst []float32, mr, i0, mc, p0, kc int) {
 		panel := dst[ip*kc : ip*kc+mr*kc]
 		if p.transA {
 			// op(A)(i, q) = a[q*lda+i]: each step is a contiguous run.
+			if rows == 5 && mr == 5 {
+				for q := range kc {
+					src := p.a[(p0+q)*p.lda+i0+ip:]
+					src = src[:5]
+					d := panel[q*5 : q*5+5]
+					d[0], d[1], d[2], d[3], d[4] = src[0], src[1], src[2], src[3], src[4]
+				}
+				continue
+			}
 			for q := range kc {
 				src := p.a[(p0+q)*p.lda+i0+ip:]
 				d := panel[q*mr : q*mr+mr]
-				copy(d, src[:rows])
+				for r := range rows {
+					d[r] = src[r]
+				}
 				clear(d[rows:])
 			}
 			continue

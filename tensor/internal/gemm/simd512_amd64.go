@@ -16,59 +16,76 @@ var avx512 = &impl{
 
 // kernel5x32 is the AVX-512 micro-kernel: ten Float32x16 accumulators, two B
 // vectors and a broadcast A value (and its copy) per k step.
-func kernel5x32(kc int, a []float32, rsa, csa int, b, t []float32) {
-	if kc <= 0 || rsa <= 0 || csa <= 0 || len(a) <= max(4*rsa+(kc-1)*csa, kc*csa) || len(b) < 32*kc+32 || len(t) < 5*32 {
+func kernel5x32(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut) {
+	if kc <= 0 || rsa <= 0 || csa <= 0 || sb < 32 || len(a) <= 4*rsa+(kc-1)*csa || len(b) < (kc-1)*sb+32 {
 		panic("gemm: bad micro-kernel arguments")
 	}
 	o1, o2, o3, o4 := uintptr(rsa)*4, uintptr(2*rsa)*4, uintptr(3*rsa)*4, uintptr(4*rsa)*4
-	step := uintptr(csa) * 4
+	stepA, stepB := uintptr(csa)*4, uintptr(sb)*4
 	pa := unsafe.Pointer(&a[0])
 	pb := unsafe.Pointer(&b[0])
+	// The pointers advance as offsets, so that none points past a or b.
+	var offA, offB uintptr
 	var c00, c01, c10, c11, c20, c21, c30, c31, c40, c41 archsimd.Float32x16
 	for ; kc > 0; kc-- {
-		b0 := archsimd.LoadFloat32x16((*[16]float32)(pb))
-		b1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pb, 64)))
-		a0 := archsimd.BroadcastFloat32x16(*(*float32)(pa))
+		ap, bp := unsafe.Add(pa, offA), unsafe.Add(pb, offB)
+		b0 := archsimd.LoadFloat32x16((*[16]float32)(bp))
+		b1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(bp, 64)))
+		a0 := archsimd.BroadcastFloat32x16(*(*float32)(ap))
 		c00 = a0.MulAdd(b0, c00)
 		c01 = a0.MulAdd(b1, c01)
-		if uintptr(pa) == ^uintptr(0) {
+		if offA == ^uintptr(0) {
 			break
 		}
-		a1 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(pa, o1)))
+		a1 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(ap, o1)))
 		c10 = a1.MulAdd(b0, c10)
 		c11 = a1.MulAdd(b1, c11)
-		if uintptr(pa) == ^uintptr(1) {
+		if offA == ^uintptr(1) {
 			break
 		}
-		a2 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(pa, o2)))
+		a2 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(ap, o2)))
 		c20 = a2.MulAdd(b0, c20)
 		c21 = a2.MulAdd(b1, c21)
-		if uintptr(pa) == ^uintptr(2) {
+		if offA == ^uintptr(2) {
 			break
 		}
-		a3 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(pa, o3)))
+		a3 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(ap, o3)))
 		c30 = a3.MulAdd(b0, c30)
 		c31 = a3.MulAdd(b1, c31)
-		if uintptr(pa) == ^uintptr(3) {
+		if offA == ^uintptr(3) {
 			break
 		}
-		a4 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(pa, o4)))
+		a4 := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(ap, o4)))
 		c40 = a4.MulAdd(b0, c40)
 		c41 = a4.MulAdd(b1, c41)
-		pa = unsafe.Add(pa, step)
-		pb = unsafe.Add(pb, 32*4)
+		offA += stepA
+		offB += stepB
 	}
-	t = t[:5*32]
-	c00.StoreSlice(t[0:])
-	c01.StoreSlice(t[16:])
-	c10.StoreSlice(t[32:])
-	c11.StoreSlice(t[48:])
-	c20.StoreSlice(t[64:])
-	c21.StoreSlice(t[80:])
-	c30.StoreSlice(t[96:])
-	c31.StoreSlice(t[112:])
-	c40.StoreSlice(t[128:])
-	c41.StoreSlice(t[144:])
+	storeRow512(o, 0, c00, c01)
+	storeRow512(o, 1, c10, c11)
+	storeRow512(o, 2, c20, c21)
+	storeRow512(o, 3, c30, c31)
+	storeRow512(o, 4, c40, c41)
+}
+
+// storeRow512 writes row r, v0 and v1, of a micro-kernel's tile to o.
+func storeRow512(o *tileOut, r int, v0, v1 archsimd.Float32x16) {
+	c := o.c[r*o.ldc : r*o.ldc+32]
+	if o.add {
+		v0 = v0.Add(archsimd.LoadFloat32x16Slice(c[:16]))
+		v1 = v1.Add(archsimd.LoadFloat32x16Slice(c[16:]))
+	}
+	if o.bias != nil {
+		v0 = v0.Add(archsimd.LoadFloat32x16Slice(o.bias[:16]))
+		v1 = v1.Add(archsimd.LoadFloat32x16Slice(o.bias[16:32]))
+	}
+	if o.pre != nil {
+		p := o.pre[r*o.ldp : r*o.ldp+32]
+		v0.StoreSlice(p[:16])
+		v1.StoreSlice(p[16:])
+	}
+	v0.StoreSlice(c[:16])
+	v1.StoreSlice(c[16:])
 }
 
 // finish512 is the AVX-512 impl.finish.
@@ -81,7 +98,7 @@ func finish512(u *update) {
 		}
 		linear512(c, u.acc[i*u.lda:i*u.lda+u.n], u.bias, pre, u.alpha, u.beta)
 		if u.act != None {
-			activate512(c, u.act)
+			activate512(1, u.n, c, u.ldc, u.act)
 		}
 	}
 }
@@ -119,77 +136,61 @@ func linear512(c, acc, bias, pre []float32, alpha, beta float32) {
 	if j == n {
 		return
 	}
-	v := archsimd.LoadFloat32x16SlicePart(acc[j:])
+	v := loadPart512(acc[j:])
 	if alpha != 1 {
 		v = v.Mul(va)
 	}
 	if beta != 0 {
-		v = vb.MulAdd(archsimd.LoadFloat32x16SlicePart(c[j:]), v)
+		v = vb.MulAdd(loadPart512(c[j:]), v)
 	}
 	if bias != nil {
-		v = v.Add(archsimd.LoadFloat32x16SlicePart(bias[j:]))
+		v = v.Add(loadPart512(bias[j:]))
 	}
 	if pre != nil {
-		v.StoreSlicePart(pre[j:])
+		storePart512(v, pre[j:])
 	}
-	v.StoreSlicePart(c[j:])
+	storePart512(v, c[j:])
 }
 
-// activate512 applies act to c in place.
-func activate512(c []float32, act Activation) {
-	n := len(c)
-	j := 0
-	switch act {
-	case ReLU:
-		for ; j+16 <= n; j += 16 {
-			archsimd.LoadFloat32x16Slice(c[j:]).Max(archsimd.Float32x16{}).StoreSlice(c[j:])
+// activate512 applies act in place to the m×n block c with row stride ldc.
+func activate512(m, n int, c []float32, ldc int, act Activation) {
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		j := 0
+		switch act {
+		case ReLU:
+			for ; j+16 <= n; j += 16 {
+				archsimd.LoadFloat32x16Slice(row[j:]).Max(archsimd.Float32x16{}).StoreSlice(row[j:])
+			}
+		case SiLU:
+			for ; j+16 <= n; j += 16 {
+				silu512(archsimd.LoadFloat32x16Slice(row[j:])).StoreSlice(row[j:])
+			}
+		case Tanh:
+			for ; j+16 <= n; j += 16 {
+				tanh512(archsimd.LoadFloat32x16Slice(row[j:])).StoreSlice(row[j:])
+			}
+		case Sigmoid:
+			for ; j+16 <= n; j += 16 {
+				sigmoid512(archsimd.LoadFloat32x16Slice(row[j:])).StoreSlice(row[j:])
+			}
 		}
-	case SiLU:
-		for ; j+32 <= n; j += 32 {
-			v0 := silu512(archsimd.LoadFloat32x16Slice(c[j:]))
-			v1 := silu512(archsimd.LoadFloat32x16Slice(c[j+16:]))
-			v0.StoreSlice(c[j:])
-			v1.StoreSlice(c[j+16:])
+		if j == n {
+			continue
 		}
-		for ; j+16 <= n; j += 16 {
-			silu512(archsimd.LoadFloat32x16Slice(c[j:])).StoreSlice(c[j:])
+		v := loadPart512(row[j:])
+		switch act {
+		case ReLU:
+			v = v.Max(archsimd.Float32x16{})
+		case SiLU:
+			v = silu512(v)
+		case Tanh:
+			v = tanh512(v)
+		case Sigmoid:
+			v = sigmoid512(v)
 		}
-	case Tanh:
-		for ; j+32 <= n; j += 32 {
-			v0 := tanh512(archsimd.LoadFloat32x16Slice(c[j:]))
-			v1 := tanh512(archsimd.LoadFloat32x16Slice(c[j+16:]))
-			v0.StoreSlice(c[j:])
-			v1.StoreSlice(c[j+16:])
-		}
-		for ; j+16 <= n; j += 16 {
-			tanh512(archsimd.LoadFloat32x16Slice(c[j:])).StoreSlice(c[j:])
-		}
-	case Sigmoid:
-		for ; j+32 <= n; j += 32 {
-			v0 := sigmoid512(archsimd.LoadFloat32x16Slice(c[j:]))
-			v1 := sigmoid512(archsimd.LoadFloat32x16Slice(c[j+16:]))
-			v0.StoreSlice(c[j:])
-			v1.StoreSlice(c[j+16:])
-		}
-		for ; j+16 <= n; j += 16 {
-			sigmoid512(archsimd.LoadFloat32x16Slice(c[j:])).StoreSlice(c[j:])
-		}
+		storePart512(v, row[j:])
 	}
-	if j == n {
-		return
-	}
-	v := archsimd.LoadFloat32x16SlicePart(c[j:])
-	switch act {
-	case ReLU:
-		v = v.Max(archsimd.Float32x16{})
-	case SiLU:
-		v = silu512(v)
-	case Tanh:
-		v = tanh512(v)
-	case Sigmoid:
-		v = sigmoid512(v)
-	}
-	v.StoreSlicePart(c[j:])
 }
 
 // consts512 holds the constants of the AVX-512 activations, one vector each,
@@ -286,15 +287,7 @@ func gemvN512(m, n, k int, x []float32, ldx int, b []float32, ldb int, y []float
 func rowN512(n int, x, b []float32, ldb int, y []float32) {
 	j := 0
 	for ; j+64 <= n; j += 64 {
-		var c0, c1, c2, c3 archsimd.Float32x16
-		for q, xv := range x {
-			row := b[q*ldb+j : q*ldb+j+64]
-			s := archsimd.BroadcastFloat32x16(xv)
-			c0 = s.MulAdd(archsimd.LoadFloat32x16Slice(row[0:16]), c0)
-			c1 = s.MulAdd(archsimd.LoadFloat32x16Slice(row[16:32]), c1)
-			c2 = s.MulAdd(archsimd.LoadFloat32x16Slice(row[32:48]), c2)
-			c3 = s.MulAdd(archsimd.LoadFloat32x16Slice(row[48:64]), c3)
-		}
+		c0, c1, c2, c3 := axpy1x4512(x, b[j:], ldb)
 		c0.StoreSlice(y[j:])
 		c1.StoreSlice(y[j+16:])
 		c2.StoreSlice(y[j+32:])
@@ -304,10 +297,58 @@ func rowN512(n int, x, b []float32, ldb int, y []float32) {
 		w := min(16, n-j)
 		var c0 archsimd.Float32x16
 		for q, xv := range x {
-			c0 = archsimd.BroadcastFloat32x16(xv).MulAdd(archsimd.LoadFloat32x16SlicePart(b[q*ldb+j:q*ldb+j+w]), c0)
+			c0 = archsimd.BroadcastFloat32x16(xv).MulAdd(loadPart512(b[q*ldb+j:q*ldb+j+w]), c0)
 		}
-		c0.StoreSlicePart(y[j : j+w])
+		storePart512(c0, y[j:j+w])
 	}
+}
+
+// axpy1x4512 returns Σ_q x[q]*b[q*ldb+j] for j < 64, as 4 vectors.
+func axpy1x4512(x, b []float32, ldb int) (c0, c1, c2, c3 archsimd.Float32x16) {
+	k := len(x)
+	if k == 0 {
+		return
+	}
+	if len(b) < (k-1)*ldb+64 {
+		panic("gemm: bad axpy arguments")
+	}
+	px, pb := unsafe.Pointer(&x[0]), unsafe.Pointer(&b[0])
+	step := uintptr(ldb) * 4
+	for q, off := uintptr(0), uintptr(0); q < uintptr(k)*4; q, off = q+4, off+step {
+		s := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(px, q)))
+		row := unsafe.Add(pb, off)
+		c0 = s.MulAdd(archsimd.LoadFloat32x16((*[16]float32)(row)), c0)
+		c1 = s.MulAdd(archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(row, 64))), c1)
+		c2 = s.MulAdd(archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(row, 128))), c2)
+		c3 = s.MulAdd(archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(row, 192))), c3)
+	}
+	return
+}
+
+// axpy2x2512 returns Σ_q x0[q]*b[q*ldb+j] and Σ_q x1[q]*b[q*ldb+j] for
+// j < 32, as two vectors each.
+func axpy2x2512(x0, x1, b []float32, ldb int) (c00, c01, c10, c11 archsimd.Float32x16) {
+	k := len(x0)
+	if k == 0 {
+		return
+	}
+	if len(x1) < k || len(b) < (k-1)*ldb+32 {
+		panic("gemm: bad axpy arguments")
+	}
+	px0, px1, pb := unsafe.Pointer(&x0[0]), unsafe.Pointer(&x1[0]), unsafe.Pointer(&b[0])
+	step := uintptr(ldb) * 4
+	for q, off := uintptr(0), uintptr(0); q < uintptr(k)*4; q, off = q+4, off+step {
+		row := unsafe.Add(pb, off)
+		b0 := archsimd.LoadFloat32x16((*[16]float32)(row))
+		b1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(row, 64)))
+		s := archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(px0, q)))
+		c00 = s.MulAdd(b0, c00)
+		c01 = s.MulAdd(b1, c01)
+		s = archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(px1, q)))
+		c10 = s.MulAdd(b0, c10)
+		c11 = s.MulAdd(b1, c11)
+	}
+	return
 }
 
 // rows2N512 computes y0 = x0·B and y1 = x1·B.
@@ -315,18 +356,7 @@ func rows2N512(n int, x0, x1, b []float32, ldb int, y0, y1 []float32) {
 	x1 = x1[:len(x0)]
 	j := 0
 	for ; j+32 <= n; j += 32 {
-		var c00, c01, c10, c11 archsimd.Float32x16
-		for q, xv := range x0 {
-			row := b[q*ldb+j : q*ldb+j+32]
-			b0 := archsimd.LoadFloat32x16Slice(row[0:16])
-			b1 := archsimd.LoadFloat32x16Slice(row[16:32])
-			s := archsimd.BroadcastFloat32x16(xv)
-			c00 = s.MulAdd(b0, c00)
-			c01 = s.MulAdd(b1, c01)
-			s = archsimd.BroadcastFloat32x16(x1[q])
-			c10 = s.MulAdd(b0, c10)
-			c11 = s.MulAdd(b1, c11)
-		}
+		c00, c01, c10, c11 := axpy2x2512(x0, x1, b[j:], ldb)
 		c00.StoreSlice(y0[j:])
 		c01.StoreSlice(y0[j+16:])
 		c10.StoreSlice(y1[j:])
@@ -336,42 +366,64 @@ func rows2N512(n int, x0, x1, b []float32, ldb int, y0, y1 []float32) {
 		w := min(16, n-j)
 		var c0, c1 archsimd.Float32x16
 		for q, xv := range x0 {
-			bv := archsimd.LoadFloat32x16SlicePart(b[q*ldb+j : q*ldb+j+w])
+			bv := loadPart512(b[q*ldb+j : q*ldb+j+w])
 			c0 = archsimd.BroadcastFloat32x16(xv).MulAdd(bv, c0)
 			c1 = archsimd.BroadcastFloat32x16(x1[q]).MulAdd(bv, c1)
 		}
-		c0.StoreSlicePart(y0[j : j+w])
-		c1.StoreSlicePart(y1[j : j+w])
+		storePart512(c0, y0[j:j+w])
+		storePart512(c1, y1[j:j+w])
 	}
 }
 
-// gemvT512 is the AVX-512 impl.gemvT: y = B·x, B row-major.
+// gemvT512 is the AVX-512 impl.gemvT.
 func gemvT512(x, b []float32, ldb int, y []float32) {
 	k := len(x)
+	full := k / 16 * 16
 	j := 0
 	for ; j+4 <= len(y); j += 4 {
-		r0 := b[j*ldb : j*ldb+k]
-		r1 := b[(j+1)*ldb : (j+1)*ldb+k]
-		r2 := b[(j+2)*ldb : (j+2)*ldb+k]
-		r3 := b[(j+3)*ldb : (j+3)*ldb+k]
-		var s0, s1, s2, s3 archsimd.Float32x16
-		for q := 0; q < k; q += 16 {
-			xv := archsimd.LoadFloat32x16SlicePart(x[q:])
-			s0 = xv.MulAdd(archsimd.LoadFloat32x16SlicePart(r0[q:]), s0)
-			s1 = xv.MulAdd(archsimd.LoadFloat32x16SlicePart(r1[q:]), s1)
-			s2 = xv.MulAdd(archsimd.LoadFloat32x16SlicePart(r2[q:]), s2)
-			s3 = xv.MulAdd(archsimd.LoadFloat32x16SlicePart(r3[q:]), s3)
+		r := b[j*ldb : (j+3)*ldb+k]
+		s0, s1, s2, s3 := dots4512(full, x, r, ldb)
+		if full < k {
+			u := loadPart512(x[full:])
+			s0 = u.MulAdd(loadPart512(r[full:k]), s0)
+			s1 = u.MulAdd(loadPart512(r[ldb+full:ldb+k]), s1)
+			s2 = u.MulAdd(loadPart512(r[2*ldb+full:2*ldb+k]), s2)
+			s3 = u.MulAdd(loadPart512(r[3*ldb+full:3*ldb+k]), s3)
 		}
 		y[j], y[j+1], y[j+2], y[j+3] = hsum512(s0), hsum512(s1), hsum512(s2), hsum512(s3)
 	}
 	for ; j < len(y); j++ {
-		r0 := b[j*ldb : j*ldb+k]
-		var s0 archsimd.Float32x16
-		for q := 0; q < k; q += 16 {
-			s0 = archsimd.LoadFloat32x16SlicePart(x[q:]).MulAdd(archsimd.LoadFloat32x16SlicePart(r0[q:]), s0)
+		r := b[j*ldb : j*ldb+k]
+		var s archsimd.Float32x16
+		for q := 0; q < full; q += 16 {
+			s = archsimd.LoadFloat32x16Slice(x[q:]).MulAdd(archsimd.LoadFloat32x16Slice(r[q:]), s)
 		}
-		y[j] = hsum512(s0)
+		if full < k {
+			s = loadPart512(x[full:]).MulAdd(loadPart512(r[full:]), s)
+		}
+		y[j] = hsum512(s)
 	}
+}
+
+// dots4512 returns the partial dot products, over [0, full) (a multiple of
+// 16), of x with the rows r[i*ldb:] for i < 4.
+func dots4512(full int, x, r []float32, ldb int) (s0, s1, s2, s3 archsimd.Float32x16) {
+	if full == 0 {
+		return
+	}
+	if len(x) < full || len(r) < 3*ldb+full {
+		panic("gemm: bad dot arguments")
+	}
+	px, pr := unsafe.Pointer(&x[0]), unsafe.Pointer(&r[0])
+	o1, o2, o3 := uintptr(ldb)*4, uintptr(2*ldb)*4, uintptr(3*ldb)*4
+	for off := uintptr(0); off < uintptr(full)*4; off += 64 {
+		u := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(px, off)))
+		s0 = u.MulAdd(archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pr, off))), s0)
+		s1 = u.MulAdd(archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pr, o1+off))), s1)
+		s2 = u.MulAdd(archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pr, o2+off))), s2)
+		s3 = u.MulAdd(archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(pr, o3+off))), s3)
+	}
+	return
 }
 
 func hsum512(v archsimd.Float32x16) float32 {
@@ -383,4 +435,27 @@ func hsum256(v archsimd.Float32x8) float32 {
 	w = w.AddPairs(w)
 	w = w.AddPairs(w)
 	return w.GetElem(0)
+}
+
+// loadPart512 loads the first min(len(s), 16) values of s, and zeros.
+// (archsimd's LoadFloat32x16SlicePart is not used: its array pointer may straddle
+// the end of the allocation, which -d=checkptr, on with -race, rejects.)
+func loadPart512(s []float32) archsimd.Float32x16 {
+	if len(s) >= 16 {
+		return archsimd.LoadFloat32x16Slice(s)
+	}
+	var buf [16]float32
+	copy(buf[:], s)
+	return archsimd.LoadFloat32x16(&buf)
+}
+
+// storePart512 stores the first min(len(s), 16) values of v in s.
+func storePart512(v archsimd.Float32x16, s []float32) {
+	if len(s) >= 16 {
+		v.StoreSlice(s)
+		return
+	}
+	var buf [16]float32
+	v.Store(&buf)
+	copy(s, buf[:])
 }
