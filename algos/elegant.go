@@ -53,6 +53,12 @@ type ElegantConfig struct {
 	LR, LRMin    float64
 	ClipNorm     float64 // 0: no clipping
 	Segment      int     // gradient-checkpointing segment in steps (0: keep all)
+	// TruncK is Truncation's number of last steps that gradients flow
+	// through (DRaFT-K); Random draws it uniformly from 1…steps per batch.
+	TruncK int `json:",omitempty"`
+	// NewControl builds the drift network u_φ (and PPO's policy); nil gives
+	// an MLP shaped like a TimeMLP ε_θ that starts at zero.
+	NewControl func(init *nn.Init, dim int) Net `json:"-"`
 }
 
 // DefaultElegantConfig is the setting measured to work on gmm2d.
@@ -66,10 +72,12 @@ func DefaultElegantConfig() ElegantConfig {
 // Validate reports settings that cannot run.
 func (c ElegantConfig) Validate() error {
 	switch {
-	case c.Method != NoKL && !(c.Alpha > 0):
+	case c.Method.regularized() && !(c.Alpha > 0):
 		return fmt.Errorf("alpha must be > 0 for %s, got %v", c.Method, c.Alpha)
 	case c.Iters < 0 || c.Batch < 1:
 		return fmt.Errorf("need iters ≥ 0 and batch ≥ 1, got %d and %d", c.Iters, c.Batch)
+	case c.Method == Truncation && c.TruncK < 1:
+		return fmt.Errorf("truncation needs K ≥ 1 last steps, got %d", c.TruncK)
 	case c.Method == Elegant && (c.ValuePoints < 2 || c.ValueRollouts < 1 || c.InitSteps < 1):
 		return fmt.Errorf("ELEGANT needs value points ≥ 2, rollouts ≥ 1 and initial-law steps ≥ 1")
 	}
@@ -78,7 +86,10 @@ func (c ElegantConfig) Validate() error {
 
 // Event is one line of a training log.
 type Event struct {
-	Method   Method  `json:"method"`
+	Method Method `json:"method"`
+	// Run names the run when an experiment runs a method more than once
+	// (ELEGANT at each α of a sweep).
+	Run      string  `json:"run,omitempty"`
 	Phase    string  `json:"phase"` // value, initial, drift
 	Iter     int     `json:"iter"`
 	Loss     Number  `json:"loss"`
@@ -86,6 +97,8 @@ type Event struct {
 	KL       Number  `json:"kl,omitempty"`
 	GradNorm Number  `json:"grad_norm,omitempty"`
 	LR       float64 `json:"lr,omitempty"`
+	// Elapsed is the wall time since the method started, in seconds.
+	Elapsed float64 `json:"elapsed_s"`
 	// Extra holds task-specific monitors (e.g. the fraction off the support).
 	Extra map[string]Number `json:"extra,omitempty"`
 }
@@ -95,7 +108,7 @@ type Event struct {
 type FineTuned struct {
 	Pre     *Pretrained
 	Init    sde.InitialLaw
-	Control *nn.TimeMLP
+	Control Net
 	// Value is step 1's fit of v*₀ (nil unless ELEGANT).
 	Value *nn.MLP
 	// DivergedAt is the drift iteration at which the loss stopped being finite
@@ -138,10 +151,15 @@ func FineTune(b tensor.Backend, pre *Pretrained, reward tasks.Reward, c ElegantC
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if log == nil {
+	start := time.Now()
+	if sink := log; sink != nil {
+		log = func(e Event) {
+			e.Elapsed = time.Since(start).Seconds()
+			sink(e)
+		}
+	} else {
 		log = func(Event) {}
 	}
-	start := time.Now()
 	init := &nn.Init{Backend: b, DType: tensor.Float32, Seed: c.Seed ^ 0x5eed}
 	rng := &sde.Streams{Seed: c.Seed}
 	ft := &FineTuned{Pre: pre, Init: sde.InitialLaw{Steps: max(c.InitSteps, 1)}, DivergedAt: -1}
@@ -158,7 +176,7 @@ func FineTune(b tensor.Backend, pre *Pretrained, reward tasks.Reward, c ElegantC
 		ft.Init.Control = ctrl
 	}
 	alpha := c.Alpha
-	if c.Method == NoKL {
+	if !c.Method.regularized() {
 		alpha = 0
 	}
 	if err := fitDrift(b, ft, reward, alpha, c, init, rng, log, monitor); err != nil {
@@ -276,19 +294,38 @@ func fitInitialLaw(b tensor.Backend, pre *Pretrained, value *nn.MLP, c ElegantCo
 	return ctrl, nil
 }
 
+// newControl builds the drift network: c.NewControl's, or an MLP shaped like
+// a TimeMLP ε_θ (its hidden widths and time embedding) with a zero last layer.
+func newControl(pre *Pretrained, c ElegantConfig, init *nn.Init) (Net, error) {
+	if c.NewControl != nil {
+		return c.NewControl(init, pre.Dim), nil
+	}
+	eps, ok := pre.Eps.(*nn.TimeMLP)
+	if !ok {
+		return nil, fmt.Errorf("%s: the pre-trained network is a %T: set ElegantConfig.NewControl", c.Method, pre.Eps)
+	}
+	hidden := make([]int, len(eps.Net.Layers)-1)
+	for i := range hidden {
+		hidden[i] = eps.Net.Layers[i].Out()
+	}
+	ctrl := nn.NewTimeMLP(init, pre.Dim, eps.EmbDim, pre.Dim, tensor.ActSiLU, hidden...)
+	ctrl.Net.ZeroLastLayer()
+	return ctrl, nil
+}
+
 // fitDrift is step 3: minimize E[−r̂(x_T) + α·Σ_k ‖u_φ‖²/(2σ²)·Δt] over the
-// control network by the pathwise gradient through the whole rollout, from
-// x₀ drawn from the initial law. A non-finite loss (NO KL diverges) stops the
-// training with the last finite parameters kept.
+// control network by the pathwise gradient through the whole rollout (through
+// its last K steps for Truncation and Random), from x₀ drawn from the initial
+// law. A non-finite loss (NO KL diverges) stops the training with the last
+// finite parameters kept.
 func fitDrift(b tensor.Backend, ft *FineTuned, reward tasks.Reward, alpha float64, c ElegantConfig, init *nn.Init, rng *sde.Streams, log func(Event), monitor Monitor) error {
 	pre := ft.Pre
-	hidden := make([]int, len(pre.Eps.Net.Layers)-1)
-	for i := range hidden {
-		hidden[i] = pre.Eps.Net.Layers[i].Out()
+	ctrl, err := newControl(pre, c, init)
+	if err != nil {
+		return err
 	}
-	ctrl := nn.NewTimeMLP(init, pre.Dim, pre.Eps.EmbDim, pre.Dim, tensor.ActSiLU, hidden...)
-	ctrl.Net.ZeroLastLayer()
 	ft.Control = ctrl
+	truncate := truncation(c, pre.Steps)
 	params := nn.Vars(ctrl)
 	defer nn.SetTrainable(ctrl, false)
 	opt := nn.NewAdam(params, nn.CosineLR(c.LR, c.LRMin, c.Iters, 0))
@@ -298,7 +335,9 @@ func fitDrift(b tensor.Backend, ft *FineTuned, reward tasks.Reward, alpha float6
 		autograd.NoGrad(func() {
 			x0, _ = ft.Init.Sample(b, tensor.Float32, c.Batch, pre.Dim, rng.Seed, rng.Next())
 		})
-		res := ft.rollout(c.Segment).Run(autograd.Const(x0.Value), rng.Seed, rng.Next())
+		roll := ft.rollout(c.Segment)
+		roll.DetachBefore = truncate()
+		res := roll.Run(autograd.Const(x0.Value), rng.Seed, rng.Next())
 		r := reward.Eval(res.X)
 		loss := autograd.MeanAll(autograd.Sub(autograd.Scale(res.KL, alpha), r))
 		l := loss.Value.Item()

@@ -1,17 +1,10 @@
 package algos
 
 import (
-	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/difftune/difftune/algos/tasks"
-	"github.com/difftune/difftune/nn"
 	"github.com/difftune/difftune/sde"
 	"github.com/difftune/difftune/tensor"
 )
@@ -50,16 +43,31 @@ func DefaultGMM2DConfig() GMM2DConfig {
 
 // MethodSummary holds the evaluation of one method (and of the pre-trained
 // model). Values that are not finite are written as null, with the reason in
-// Notes.
+// Notes. Pointer fields belong to some tasks only and are absent elsewhere.
 type MethodSummary struct {
-	RewardNominal  Number `json:"reward_nominal"`
-	RewardGenuine  Number `json:"reward_genuine"`
-	KL             Number `json:"kl"`
-	Diversity      Number `json:"diversity"`
-	EnergyDistance Number `json:"energy_distance"`
-	OffSupport     Number `json:"off_support"`
-	Seconds        Number `json:"seconds"`
-	DivergedAt     *int   `json:"diverged_at,omitempty"`
+	RewardNominal Number `json:"reward_nominal"`
+	RewardGenuine Number `json:"reward_genuine"`
+	KL            Number `json:"kl"`
+	Diversity     Number `json:"diversity"`
+	// gmm2d: energy distance to exact samples of the target, fraction off the
+	// mixture's support.
+	EnergyDistance *Number `json:"energy_distance,omitempty"`
+	OffSupport     *Number `json:"off_support,omitempty"`
+	// Sequence tasks: r̂ of the decoded one-hot sequence, y's top-10% mean and
+	// maximum, distance of x_T from its decoded vertex, fractions of decoded
+	// sequences inside r̂'s training half and distinct.
+	RewardNominalDecoded *Number `json:"reward_nominal_decoded,omitempty"`
+	RewardGenuineTop10   *Number `json:"reward_genuine_top10,omitempty"`
+	RewardGenuineMax     *Number `json:"reward_genuine_max,omitempty"`
+	VertexDistance       *Number `json:"vertex_distance,omitempty"`
+	InTrainHalf          *Number `json:"in_train_half,omitempty"`
+	Unique               *Number `json:"unique,omitempty"`
+	// Where a target is known: the method's gain in r̂ over the pre-trained
+	// model as a fraction of the target's, and its KL over the target's.
+	TargetGainRatio *Number `json:"target_gain_ratio,omitempty"`
+	TargetKLRatio   *Number `json:"target_kl_ratio,omitempty"`
+	Seconds         Number  `json:"seconds"`
+	DivergedAt      *int    `json:"diverged_at,omitempty"`
 	// PassedTargetAt is the first training iteration whose batch reward
 	// exceeded the exact E*[r]; LeftSupportAt the first whose batch had more
 	// than half of its samples off the data's support.
@@ -78,6 +86,10 @@ type Exact struct {
 	PretrainedTarget   Number `json:"pretrained_target_reward"`
 	PretrainedTargetKL Number `json:"pretrained_target_kl"`
 	ESS                Number `json:"pretrained_target_ess"`
+	// Where the nominal reward is not the genuine one: E[y] under p* and
+	// under the pre-trained model's target.
+	Genuine                 *Number `json:"genuine,omitempty"`
+	PretrainedTargetGenuine *Number `json:"pretrained_target_genuine,omitempty"`
 }
 
 // Summary is summary.json.
@@ -253,9 +265,9 @@ func evaluateGMM2D(m tasks.Mixture, r tasks.Reward, x, kl, exact []float64) Meth
 		s.KL = Number(Mean(kl))
 	}
 	s.Diversity = Number(Diversity(x, d))
-	s.EnergyDistance = Number(EnergyDistance(x, exact, d))
-	s.OffSupport = Number(offSupportFraction(m, x))
-	for name, v := range map[string]Number{"reward_nominal": s.RewardNominal, "kl": s.KL, "diversity": s.Diversity, "energy_distance": s.EnergyDistance} {
+	s.EnergyDistance = new(Number(EnergyDistance(x, exact, d)))
+	s.OffSupport = new(Number(offSupportFraction(m, x)))
+	for name, v := range map[string]Number{"reward_nominal": s.RewardNominal, "kl": s.KL, "diversity": s.Diversity, "energy_distance": *s.EnergyDistance} {
 		if !v.Finite() {
 			s.note(name, "not finite: the samples overflowed float32 (the method diverged)")
 		}
@@ -267,54 +279,12 @@ func evaluateGMM2D(m tasks.Mixture, r tasks.Reward, x, kl, exact []float64) Meth
 // checkpoint of the same configuration is there, and trains (and caches) it
 // otherwise.
 func loadOrPretrain(b tensor.Backend, c GMM2DConfig, data tasks.Mixture, h Hooks) (*Pretrained, error) {
-	pre := &Pretrained{VP: c.VP, Steps: c.Steps, Dim: data.Dim()}
-	key, _ := json.Marshal(struct {
-		Task     string
-		VP       sde.VP
-		Pretrain PretrainConfig
-	}{"gmm2d", c.VP, c.Pretrain})
-	path := ""
-	if c.CacheDir != "" {
-		path = filepath.Join(c.CacheDir, fmt.Sprintf("gmm2d-eps-%x.safetensors", sha256.Sum256(key)))
-		eps := NewEpsNet(&nn.Init{Backend: b, DType: tensor.Float32, Seed: c.Pretrain.Seed}, data.Dim(), c.Pretrain)
-		meta, err := nn.LoadCheckpoint(path, eps)
-		switch {
-		case err == nil && meta["config"] == string(key):
-			nn.SetTrainable(eps, false)
-			pre.Eps = eps
-			h.notice("loaded the pre-trained model from %s", path)
-			return pre, nil
-		case err == nil:
-			h.notice("cached model %s was trained with another configuration: training again", path)
-		case errors.Is(err, fs.ErrNotExist):
-			h.notice("no cached pre-trained model in %s: training one (%d steps × batch %d)", c.CacheDir, c.Pretrain.Iters, c.Pretrain.Batch)
-		default:
-			h.notice("cached model unusable (%v): training again", err)
-		}
-	} else {
-		h.notice("pre-training the diffusion model (%d steps × batch %d, no cache)", c.Pretrain.Iters, c.Pretrain.Batch)
-	}
 	sampler := func(i, n int) *tensor.Tensor {
 		return tensor.FromFloat64As(b, tensor.Float32, data.Sample(n, c.Pretrain.Seed<<32+uint64(i)), n, data.Dim())
 	}
-	eps, err := Pretrain(b, c.VP, data.Dim(), c.Pretrain, sampler, func(i int, loss float64) {
-		h.progress("pretrain", i+1, c.Pretrain.Iters)
-		if h.Log != nil && (i%100 == 0 || i == c.Pretrain.Iters-1) {
-			h.Log(Event{Method: "pretrain", Phase: "dsm", Iter: i, Loss: Number(loss)})
-		}
-	})
+	eps, err := pretrainCached(b, "gmm2d", c.VP, data.Dim(), c.Pretrain, c.CacheDir, sampler, h)
 	if err != nil {
 		return nil, err
 	}
-	pre.Eps = eps
-	if path != "" {
-		if err := os.MkdirAll(c.CacheDir, 0o755); err != nil {
-			return nil, fmt.Errorf("cache: %w", err)
-		}
-		if err := nn.SaveCheckpoint(path, eps, map[string]string{"config": string(key)}); err != nil {
-			return nil, fmt.Errorf("cache: %w", err)
-		}
-		h.notice("cached the pre-trained model in %s", path)
-	}
-	return pre, nil
+	return &Pretrained{VP: c.VP, Steps: c.Steps, Dim: data.Dim(), Eps: eps}, nil
 }

@@ -10,12 +10,19 @@ import (
 	"github.com/difftune/difftune/tensor"
 )
 
+// Net is a network of a state and a time with named parameters: a noise
+// predictor ε_θ(x, s) or a control u(t, x).
+type Net interface {
+	sde.TimeNet
+	nn.Module
+}
+
 // Pretrained is a diffusion model ready to sample: its schedule, grid and
 // noise-prediction network (frozen).
 type Pretrained struct {
 	VP    sde.VP
 	Steps int // Euler–Maruyama steps of a rollout
-	Eps   *nn.TimeMLP
+	Eps   Net
 	Dim   int
 }
 
@@ -28,14 +35,23 @@ type PretrainConfig struct {
 	Iters, Batch         int
 	LR                   float64
 	Seed                 uint64
+	// Tokens > 0 makes ε_θ a transformer (nn.SeqTransformer) over Tokens
+	// tokens of dim/Tokens values each, with Depth blocks of Heads heads; 0
+	// keeps the MLP.
+	Tokens int `json:",omitempty"`
+	Heads  int `json:",omitempty"`
 }
 
 // DataSampler returns a fresh batch [n, d] of training data for iteration i.
 type DataSampler func(i, n int) *tensor.Tensor
 
 // NewEpsNet builds the noise-prediction network of the given size:
-// [x, embedding] → Width (×Depth, SiLU) → d.
-func NewEpsNet(init *nn.Init, dim int, c PretrainConfig) *nn.TimeMLP {
+// [x, embedding] → Width (×Depth, SiLU) → d, or the transformer of
+// PretrainConfig.Tokens.
+func NewEpsNet(init *nn.Init, dim int, c PretrainConfig) Net {
+	if c.Tokens > 0 {
+		return nn.NewSeqTransformer(init, c.Tokens, dim/c.Tokens, c.Width, c.Depth, c.Heads, c.EmbDim)
+	}
 	hidden := make([]int, c.Depth)
 	for i := range hidden {
 		hidden[i] = c.Width
@@ -46,7 +62,7 @@ func NewEpsNet(init *nn.Init, dim int, c PretrainConfig) *nn.TimeMLP {
 // Pretrain fits ε_θ by denoising score matching with Adam (cosine-decayed
 // learning rate), calling progress after each step. It stops with an error on
 // a non-finite loss.
-func Pretrain(b tensor.Backend, vp sde.VP, dim int, c PretrainConfig, data DataSampler, progress func(iter int, loss float64)) (*nn.TimeMLP, error) {
+func Pretrain(b tensor.Backend, vp sde.VP, dim int, c PretrainConfig, data DataSampler, progress func(iter int, loss float64)) (Net, error) {
 	init := &nn.Init{Backend: b, DType: tensor.Float32, Seed: c.Seed}
 	streams := &sde.Streams{Seed: c.Seed}
 	eps := NewEpsNet(init, dim, c)

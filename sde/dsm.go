@@ -13,22 +13,30 @@ import (
 // rows of ‖ε_θ(x_s, s) − ε‖². Times and noise come from the Philox streams
 // (seed, draw) and (seed, draw+1).
 func (v VP) DSMLoss(eps TimeNet, x0 *tensor.Tensor, seed, draw uint64) *autograd.Var {
+	xs, noise, s := v.Perturb(x0, seed, draw)
+	pred := eps.Forward(autograd.Const(xs), s)
+	return autograd.Scale(autograd.SumAll(autograd.Square(autograd.Sub(pred, autograd.Const(noise)))), 1/float64(x0.Dim(0)))
+}
+
+// Perturb runs the forward process on a batch x0 [n, d] to random times:
+// s ~ U(s_min, 1) per row, x_s = √ᾱ(s)·x0 + σ_s·ε. Times and noise come from
+// the Philox streams (seed, draw) and (seed, draw+1).
+func (v VP) Perturb(x0 *tensor.Tensor, seed, draw uint64) (xs, noise *tensor.Tensor, s []float64) {
 	n, d := x0.Dim(0), x0.Dim(1)
 	b, dt := x0.Backend(), x0.DType()
 	u := make([]float64, n)
 	philox.Uniform64(seed, draw, u)
-	s := make([]float64, n)
+	s = make([]float64, n)
 	scale := make([]float64, n)
 	sigma := make([]float64, n)
 	for i, ui := range u {
 		s[i] = v.SMin + (1-v.SMin)*ui
 		scale[i], sigma[i] = v.SqrtAlphaBar(s[i]), v.SigmaS(s[i])
 	}
-	noise := tensor.RandNormal(b, dt, seed, draw+1, n, d)
-	xs := tensor.Add(tensor.Mul(x0, tensor.FromFloat64As(b, dt, scale, n, 1)),
+	noise = tensor.RandNormal(b, dt, seed, draw+1, n, d)
+	xs = tensor.Add(tensor.Mul(x0, tensor.FromFloat64As(b, dt, scale, n, 1)),
 		tensor.Mul(noise, tensor.FromFloat64As(b, dt, sigma, n, 1)))
-	pred := eps.Forward(autograd.Const(xs), s)
-	return autograd.Scale(autograd.SumAll(autograd.Square(autograd.Sub(pred, autograd.Const(noise)))), 1/float64(n))
+	return xs, noise, s
 }
 
 // Denoise is the estimate x̂₀ = (x_s − σ_s·ε_θ(x_s, s))/√ᾱ(s) of the clean sample.

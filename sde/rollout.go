@@ -50,6 +50,9 @@ type Rollout struct {
 	// Segment > 0 checkpoints the rollout in segments of that many steps:
 	// intermediate activations are recomputed in the backward pass.
 	Segment int
+	// Trace, if set, sees the state at the start of every step k (again
+	// when a checkpointed segment is recomputed); x_T is the result.
+	Trace func(k int, x *autograd.Var)
 }
 
 // Result is the end of a rollout.
@@ -118,6 +121,9 @@ func (r Rollout) step(x, kl *autograd.Var, k int, seed, draw uint64) (*autograd.
 	beta := r.VP.Beta(s)
 	dt := r.Grid.Dt
 	sv := []float64{s}
+	if r.Trace != nil {
+		r.Trace(k, x)
+	}
 	eps := r.Eps.Forward(x, sv)
 	// drift·Δt = ½βΔt·x − (βΔt/σ_s)·ε
 	next := autograd.Add(autograd.Scale(x, 1+0.5*beta*dt), autograd.Scale(eps, -beta*dt/r.VP.SigmaS(s)))

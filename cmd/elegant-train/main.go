@@ -4,9 +4,13 @@
 //	elegant-train                                   # gmm2d, r(x) = x₁, α = 1, every method, CPU
 //	elegant-train -reward quadratic:1,0 -alpha 0.5 -method elegant -out runs/q
 //	elegant-train -beta-max 5 -out runs/b5          # where the learned initial law matters
+//	elegant-train -task tfbind8 -out runs/tf        # DNA 8-mers: ELEGANT at an α grid and every baseline
+//	elegant-train -task tfbind8 -method guidance -guidance-scale 50 -target 0.8
 //
 // Outputs in -out: config.json, metrics.jsonl (one line per step),
-// summary.json, samples_<method>.npy, scatter_<method>.png, and checkpoints/.
+// summary.json, and checkpoints/; gmm2d adds samples_<method>.npy and
+// scatter_<method>.png, tfbind8 results.md, samples_<run>.fasta,
+// curve_<run>.png and hist_y_elegant.png.
 package main
 
 import (
@@ -16,6 +20,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/difftune/difftune/algos"
@@ -47,6 +52,11 @@ type options struct {
 	pretrainIters, width                     int
 	seed                                     uint64
 	quick                                    bool
+	alphaArg                                 string
+	tf                                       tfbind8Options
+	// set holds the flags given on the command line: a task's own defaults
+	// apply to the others.
+	set map[string]bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -54,10 +64,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("elegant-train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	def := algos.DefaultGMM2DConfig()
-	fs.StringVar(&o.task, "task", "gmm2d", "task: gmm2d")
+	fs.StringVar(&o.task, "task", "gmm2d", "task: gmm2d or tfbind8 (flags of the other task are refused; unset flags take the task's defaults)")
 	fs.StringVar(&o.reward, "reward", def.Reward, "reward: linear:w1,w2 (r = w·x) or quadratic:c1,c2 (r = −c1·x1² − c2·x2²)")
-	fs.Float64Var(&o.alpha, "alpha", def.Alpha, "entropy-regularization strength α > 0")
-	fs.StringVar(&o.method, "method", "all", "method: elegant, nostep2, nokl or all")
+	fs.StringVar(&o.alphaArg, "alpha", fmt.Sprint(def.Alpha), "entropy-regularization strength α > 0; tfbind8: a comma-separated list (default: a grid from r̂'s spread on pre-trained samples)")
+	fs.StringVar(&o.method, "method", "all", "method: elegant, nostep2, nokl or all; tfbind8: elegant, nokl, truncation, random, guidance, ppokl or all")
 	fs.IntVar(&o.iters, "iters", def.FineTune.Iters, "fine-tuning iterations (step 3)")
 	fs.IntVar(&o.batch, "batch", def.FineTune.Batch, "rollouts per fine-tuning iteration")
 	fs.IntVar(&o.steps, "steps", def.Steps, "Euler–Maruyama steps per rollout")
@@ -71,6 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "runs/gmm2d", "output directory")
 	fs.StringVar(&o.cache, "cache", defaultCache(), "directory of cached pre-trained models (empty: no cache)")
 	fs.BoolVar(&o.quick, "quick", false, "small preset for smoke tests: fewer steps, iterations and samples")
+	o.tf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -80,11 +91,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
+	o.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	switch o.task {
+	case "gmm2d":
+		if err := o.validateGMM2D(); err != nil {
+			return o, usageError{err}
+		}
+	case "tfbind8":
+		if err := o.validateTFBind8(); err != nil {
+			return o, usageError{err}
+		}
+	default:
+		return o, usageError{fmt.Errorf("unknown task %q (available: gmm2d, tfbind8)", o.task)}
+	}
 	switch {
-	case o.task != "gmm2d":
-		return o, usageError{fmt.Errorf("unknown task %q (available: gmm2d)", o.task)}
-	case !(o.alpha > 0) || math.IsInf(o.alpha, 0):
-		return o, usageError{fmt.Errorf("-alpha must be a positive number, got %v", o.alpha)}
 	case o.iters < 0 || o.batch < 1 || o.steps < 1 || o.evalSamples < 2 || o.pretrainIters < 1 || o.width < 1:
 		return o, usageError{errors.New("-iters ≥ 0, -batch, -steps, -pretrain-iters, -width ≥ 1 and -eval-samples ≥ 2 are required")}
 	case !(o.betaMax >= 0.1) || math.IsInf(o.betaMax, 0):
@@ -94,12 +115,26 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	case o.out == "":
 		return o, usageError{errors.New("-out must name a directory")}
 	}
+	return o, nil
+}
+
+// validateGMM2D checks the flags of gmm2d: one α, its methods, none of
+// tfbind8's flags.
+func (o *options) validateGMM2D() error {
+	if f := o.tf.given(o.set); f != "" {
+		return fmt.Errorf("-%s is a tfbind8 flag (this is -task gmm2d)", f)
+	}
+	a, err := strconv.ParseFloat(strings.TrimSpace(o.alphaArg), 64)
+	if err != nil || !(a > 0) || math.IsInf(a, 0) {
+		return fmt.Errorf("-alpha must be a positive number, got %q", o.alphaArg)
+	}
+	o.alpha = a
 	if o.method != "all" {
 		if _, err := algos.ParseMethod(o.method); err != nil {
-			return o, usageError{err}
+			return err
 		}
 	}
-	return o, nil
+	return nil
 }
 
 func defaultCache() string {
@@ -143,6 +178,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	b, err := openDevice(o.device, stderr)
 	if err != nil {
 		return err
+	}
+	if o.task == "tfbind8" {
+		return runTFBind8(o, b, stdout, stderr)
 	}
 	cfg := o.config()
 	w, err := newRunDir(o.out, cfg, b.Name())
@@ -195,7 +233,7 @@ func printSummary(w io.Writer, s algos.Summary, out string) {
 			continue
 		}
 		fmt.Fprintf(w, "%-11s %10s %10s %10s %10s %10s %8.1f", n, num(m.RewardNominal), num(m.KL), num(m.Diversity),
-			num(m.EnergyDistance), num(m.OffSupport), float64(m.Seconds))
+			num(*m.EnergyDistance), num(*m.OffSupport), float64(m.Seconds))
 		if m.PassedTargetAt != nil {
 			fmt.Fprintf(w, "  passed E*[r] at iteration %d", *m.PassedTargetAt)
 		}

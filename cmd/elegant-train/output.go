@@ -27,15 +27,20 @@ type runDir struct {
 	enc     *json.Encoder
 }
 
-func newRunDir(dir string, cfg algos.GMM2DConfig, device string) (*runDir, error) {
+func newRunDir(dir string, cfg any, device string) (*runDir, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "checkpoints"), 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
-	config := struct {
-		algos.GMM2DConfig
+	// The configuration's fields, then the device and the start time.
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	info, _ := json.Marshal(struct {
 		Device  string `json:"device"`
 		Started string `json:"started"`
-	}{cfg, device, time.Now().UTC().Format(time.RFC3339)}
+	}{device, time.Now().UTC().Format(time.RFC3339)})
+	config := json.RawMessage(append(append(raw[:len(raw)-1:len(raw)-1], ','), info[1:]...))
 	if err := writeJSON(filepath.Join(dir, "config.json"), config); err != nil {
 		return nil, err
 	}

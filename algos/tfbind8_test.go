@@ -1,0 +1,353 @@
+package algos
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/difftune/difftune/algos/tasks"
+	"github.com/difftune/difftune/autograd"
+	"github.com/difftune/difftune/nn"
+	"github.com/difftune/difftune/sde"
+	"github.com/difftune/difftune/tensor"
+)
+
+func TestSequenceMetrics(t *testing.T) {
+	if r := Spearman([]float64{1, 2, 3, 4}, []float64{10, 20, 30, 100}); math.Abs(r-1) > 1e-12 {
+		t.Errorf("Spearman of a monotone pair = %v", r)
+	}
+	if r := Spearman([]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}); math.Abs(r+1) > 1e-12 {
+		t.Errorf("Spearman of a reversed pair = %v", r)
+	}
+	// Ties take average ranks: ranks of (1, 1, 2) are (1.5, 1.5, 3).
+	if r := ranks([]float64{1, 1, 2}); r[0] != 1.5 || r[1] != 1.5 || r[2] != 3 {
+		t.Errorf("ranks with a tie: %v", r)
+	}
+	if r := Spearman([]float64{1, 1, 2}, []float64{1, 2, 3}); math.Abs(r-math.Sqrt(3)/2) > 1e-12 {
+		t.Errorf("Spearman with a tie = %v, want √3/2", r)
+	}
+	if e := RMSE([]float64{0, 0}, []float64{3, 4}); math.Abs(e-math.Sqrt(12.5)) > 1e-12 {
+		t.Errorf("RMSE = %v", e)
+	}
+	a, _ := tasks.SeqIndex("AAAAAAAA")
+	b, _ := tasks.SeqIndex("AAAAAATT")
+	c, _ := tasks.SeqIndex("TTTTTTTT")
+	// Pairs: (a,b) 2, (a,c) 8, (b,c) 6, (a,a) 0 twice… with a repeated.
+	if d := HammingDiversity([]int{a, b, c}); math.Abs(d-16.0/3) > 1e-12 {
+		t.Errorf("diversity = %v, want 16/3", d)
+	}
+	if d := HammingDiversity([]int{a, a}); d != 0 {
+		t.Errorf("diversity of a repeated sequence = %v", d)
+	}
+	if u := UniqueFraction([]int{a, b, a, c}); u != 0.75 {
+		t.Errorf("unique fraction = %v", u)
+	}
+	// Letter statistics: the data against itself match exactly; a sample
+	// that never uses A at position 1 is off by 1/4 there.
+	all := make([]int, tasks.NumSeqs)
+	var noA []int
+	for i := range all {
+		all[i] = i
+		if i>>14 != 0 {
+			noA = append(noA, i)
+		}
+	}
+	if st := CompareSequenceStats(all, all); st.PositionMaxAbsDiff != 0 || st.PairMaxAbsDiff != 0 || st.PairTV != 0 {
+		t.Errorf("data against itself: %+v", st)
+	}
+	st := CompareSequenceStats(noA, all)
+	if math.Abs(float64(st.PositionMaxAbsDiff)-0.25) > 1e-12 || math.Abs(float64(st.PairMaxAbsDiff)-1.0/16) > 1e-12 {
+		t.Errorf("no A at position 1: %+v", st)
+	}
+	// Position 1 takes part in 7 of the 28 pairs, each off by TV 1/4.
+	if math.Abs(float64(st.PairTV)-7.0/28*0.25) > 1e-12 {
+		t.Errorf("pair TV %v, want %v", st.PairTV, 7.0/28*0.25)
+	}
+	if v := roundSignificant(0.13781, 2); v != 0.14 {
+		t.Errorf("round to 2 digits: %v", v)
+	}
+	if v := roundSignificant(0.068905, 2); v != 0.069 {
+		t.Errorf("round to 2 digits: %v", v)
+	}
+}
+
+// TestTruncationSchedule checks the last-K choice of each method.
+func TestTruncationSchedule(t *testing.T) {
+	c := ElegantConfig{Method: Truncation, TruncK: 10, Seed: 3}
+	if d := truncation(c, 50)(); d != 40 {
+		t.Errorf("truncation K = 10 of 50: detach before %d", d)
+	}
+	c.Method = Elegant
+	if d := truncation(c, 50)(); d != 0 {
+		t.Errorf("ELEGANT detaches before %d", d)
+	}
+	c.Method = Random
+	next := truncation(c, 50)
+	seen := map[int]bool{}
+	for range 2000 {
+		d := next()
+		if d < 0 || d > 49 {
+			t.Fatalf("random K gives detach before %d", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) != 50 {
+		t.Errorf("random K took %d of the 50 values", len(seen))
+	}
+	if (ElegantConfig{Method: Truncation, Iters: 1, Batch: 1}).Validate() == nil {
+		t.Error("truncation with K = 0 accepted")
+	}
+	if (ElegantConfig{Method: Random, Iters: 1, Batch: 1}).Validate() != nil {
+		t.Error("random needs no α")
+	}
+}
+
+// TestPPOStepLoss checks the pieces of the PPO + KL loss: the ratio against
+// Gaussian log densities, the KL term, and the clipping.
+func TestPPOStepLoss(t *testing.T) {
+	b := tensor.CPUReference()
+	const m, d, dt = 5, 3, 0.02
+	rng := rand.New(rand.NewPCG(1, 2))
+	randT := func(scale float64) *tensor.Tensor {
+		v := make([]float64, m*d)
+		for i := range v {
+			v[i] = scale * rng.NormFloat64()
+		}
+		return tensor.FromFloat64(b, v, m, d)
+	}
+	beta := []float64{0.1, 1, 5, 10, 20}
+	uOld, e := randT(1), randT(0.1)
+	u := autograd.Param(tensor.Add(uOld, randT(0.3)))
+	// Ratio: π_φ/π_old of x_{k+1} = μ_old + e, both Gaussians of variance βΔt.
+	uv, uo, ev := u.Value.Float64s(), uOld.Float64s(), e.Float64s()
+	var wantMean float64
+	for i := range m {
+		var lp, lo float64
+		for j := range d {
+			// x − μ_φ = e − (u − u_old)Δt
+			r := ev[i*d+j] - (uv[i*d+j]-uo[i*d+j])*dt
+			lp += -r * r / (2 * beta[i] * dt)
+			lo += -ev[i*d+j] * ev[i*d+j] / (2 * beta[i] * dt)
+		}
+		wantMean += math.Exp(lp-lo) / m
+	}
+	// With A = −1 and no KL, the loss is mean(max(ρ, clip(ρ))) = mean(ρ) for a
+	// wide clip.
+	negOne := []float64{-1, -1, -1, -1, -1}
+	loss, frac := ppoStepLoss(u, uOld, e, beta, negOne, dt, 0, 100)
+	if got := loss.Value.Item(); math.Abs(got-wantMean) > 1e-12*wantMean || frac != 0 {
+		t.Errorf("mean ratio %v (clipped %v), want %v", got, frac, wantMean)
+	}
+	// At u = u_old: ρ = 1, the loss is mean(−A + β_KL·‖u‖²Δt/(2β)) and its
+	// gradient is β_KL·u·Δt/(β·m) (the ratio's gradient is −A·∂ρ/∂u, with
+	// ∂ log ρ/∂u = e/β).
+	adv := []float64{1, -0.5, 2, 0, -1}
+	u0 := autograd.Param(uOld.Clone())
+	loss, _ = ppoStepLoss(u0, uOld, e, beta, adv, dt, 0.7, 0.2)
+	var want float64
+	for i := range m {
+		var sq float64
+		for j := range d {
+			sq += uo[i*d+j] * uo[i*d+j]
+		}
+		want += (-adv[i] + 0.7*sq*dt/(2*beta[i])) / m
+	}
+	if got := loss.Value.Item(); math.Abs(got-want) > 1e-12 {
+		t.Errorf("loss at ρ = 1: %v, want %v", got, want)
+	}
+	loss.Backward()
+	g := u0.Grad.Float64s()
+	for i := range m {
+		cost := -adv[i]
+		for j := range d {
+			sq := 0.0
+			for jj := range d {
+				sq += uo[i*d+jj] * uo[i*d+jj]
+			}
+			w := (cost + 0.7*sq*dt/(2*beta[i])) * ev[i*d+j] / beta[i]
+			w += 0.7 * uo[i*d+j] * dt / beta[i]
+			if math.Abs(g[i*d+j]-w/m) > 1e-12 {
+				t.Fatalf("gradient at row %d, %d: %v, want %v", i, j, g[i*d+j], w/m)
+			}
+		}
+	}
+	// Clipping: a positive advantage and ratios above 1 + ε give the clipped
+	// value −A·(1 + ε) and no gradient; ratios below 1 − ε keep −A·ρ, with a
+	// gradient. With δ = c·e, log ρ = (c − Δt·c²/2)·‖e‖²/β.
+	one := []float64{1, 1, 1, 1, 1}
+	e10 := tensor.Scale(e, 10)
+	big := autograd.Param(tensor.Add(uOld, tensor.Scale(e10, 50)))
+	loss, frac = ppoStepLoss(big, uOld, e10, beta, one, dt, 0, 0.2)
+	if got := loss.Value.Item(); math.Abs(got+1.2) > 1e-12 || frac != 1 {
+		t.Errorf("large ratios: loss %v (want −1.2), clipped %v", got, frac)
+	}
+	loss.Backward()
+	for _, v := range big.Grad.Float64s() {
+		if v != 0 {
+			t.Fatal("a clipped ratio passed a gradient")
+		}
+	}
+	smallU := tensor.Add(uOld, tensor.Scale(e10, -50))
+	meanRatio, _ := ppoStepLoss(autograd.Const(smallU), uOld, e10, beta, negOne, dt, 0, 100)
+	small := autograd.Param(smallU)
+	loss, frac = ppoStepLoss(small, uOld, e10, beta, one, dt, 0, 0.2)
+	if got, want := loss.Value.Item(), -meanRatio.Value.Item(); math.Abs(got-want) > 1e-12 || !(want < 0 && want > -0.8) || frac != 1 {
+		t.Errorf("small ratios: loss %v, want −mean(ρ) = %v in (−0.8, 0); clipped %v", got, want, frac)
+	}
+	loss.Backward()
+	var gsum float64
+	for _, v := range small.Grad.Float64s() {
+		gsum += math.Abs(v)
+	}
+	if gsum == 0 {
+		t.Error("an unclipped ratio passed no gradient")
+	}
+}
+
+// linearNet is c(x) = w·x (any time), a regressor for the guidance tests.
+type linearNet struct{ w *tensor.Tensor }
+
+func (l linearNet) Forward(x *autograd.Var, _ []float64) *autograd.Var {
+	return autograd.MatMul(x, autograd.Const(l.w))
+}
+func (l linearNet) Params() []nn.Param { return nil }
+
+// gaussEps is the exact noise predictor of N(0, I) data, ε(x, s) = σ_s·x.
+type gaussEps struct{ vp sde.VP }
+
+func (g gaussEps) Forward(x *autograd.Var, s []float64) *autograd.Var {
+	return autograd.Scale(x, g.vp.SigmaS(s[0]))
+}
+func (g gaussEps) Params() []nn.Param { return nil }
+
+// TestGuidanceSign checks the guidance drift −w·β·∇½(y − c)² = w·β·(y − c)·∇c
+// at a point, and that guided sampling of N(0, I) data moves c toward the
+// target with a positive KL (none without guidance).
+func TestGuidanceSign(t *testing.T) {
+	b := tensor.CPU() // sampling is float32
+	vp := sde.DefaultVP
+	pre := &Pretrained{VP: vp, Steps: 40, Dim: 2, Eps: gaussEps{vp}}
+	w := tensor.FromFloat64As(b, tensor.Float32, []float64{1, -2}, 2, 1)
+	x := tensor.FromFloat64As(b, tensor.Float32, []float64{0.5, 0.5, 1, -1}, 2, 2) // c = −0.5 and 3
+	g := &Guided{Pre: pre, Classifier: linearNet{w}, Scale: 2, Target: 1}
+	drift := g.Drift(x, 0.3).Float64s()
+	beta := vp.Beta(0.3)
+	for i, c := range []float64{-0.5, 3} {
+		for j, wj := range []float64{1, -2} {
+			if want := 2 * beta * (1 - c) * wj; math.Abs(drift[i*2+j]-want) > 1e-5*math.Abs(want) {
+				t.Errorf("drift[%d,%d] = %v, want %v", i, j, drift[i*2+j], want)
+			}
+		}
+	}
+	mean := func(xs []float64) float64 { // mean of c = x₁ − 2x₂
+		var s float64
+		for i := 0; i < len(xs); i += 2 {
+			s += xs[i] - 2*xs[i+1]
+		}
+		return s / float64(len(xs)/2)
+	}
+	for _, target := range []float64{3, -3} {
+		g.Target = target
+		xs, klInit, klDrift := g.Sample(b, 2000, &sde.Streams{Seed: 4})
+		if c := mean(xs); !(c*target > 1) {
+			t.Errorf("target %v: guided samples have mean c = %v", target, c)
+		}
+		if Mean(klDrift) <= 0.1 || Mean(klInit) != 0 {
+			t.Errorf("target %v: KL %v (drift) %v (initial)", target, Mean(klDrift), Mean(klInit))
+		}
+	}
+	g.Scale = 0
+	xs, _, kl := g.Sample(b, 2000, &sde.Streams{Seed: 4})
+	if c := mean(xs); math.Abs(c) > 0.15 || Mean(kl) != 0 {
+		t.Errorf("no guidance: mean c = %v, KL %v", c, Mean(kl))
+	}
+}
+
+// TestTrajectoriesReplayNoise checks PPO's trajectories: every recorded step
+// satisfies x_{k+1} = x_k + (f_pre + u_old)·Δt + e_k with the noise drawn
+// again from the rollout's streams.
+func TestTrajectoriesReplayNoise(t *testing.T) {
+	b := tensor.CPU() // sampling is float32
+	init := &nn.Init{Backend: b, DType: tensor.Float32, Seed: 2}
+	eps := nn.NewTimeMLP(init, 2, 8, 2, tensor.ActSiLU, 16)
+	nn.SetTrainable(eps, false)
+	ctrl := nn.NewTimeMLP(init, 2, 8, 2, tensor.ActSiLU, 16) // not zero: a real policy
+	nn.SetTrainable(ctrl, false)
+	pre := &Pretrained{VP: sde.DefaultVP, Steps: 7, Dim: 2, Eps: eps}
+	ft := &FineTuned{Pre: pre, Init: sde.InitialLaw{Steps: 1}, Control: ctrl}
+	const n = 6
+	tr := sampleTrajectories(b, ft, n, &sde.Streams{Seed: 9})
+	grid := pre.Grid()
+	x, u, e := tr.x.Float64s(), tr.u.Float64s(), tr.e.Float64s()
+	xT := tr.xT.Float64s()
+	for k := range grid.Steps {
+		s := grid.S(k)
+		beta := pre.VP.Beta(s)
+		xk := tensor.FromFloat64As(b, tensor.Float32, x[k*n*2:(k+1)*n*2], n, 2)
+		epsV := eps.Forward(autograd.Const(xk), []float64{s}).Value.Float64s()
+		for i := range n * 2 {
+			next := xT[i]
+			if k+1 < grid.Steps {
+				next = x[(k+1)*n*2+i]
+			}
+			f := 0.5*beta*x[k*n*2+i] - beta*epsV[i]/pre.VP.SigmaS(s)
+			want := x[k*n*2+i] + (f+u[k*n*2+i])*grid.Dt + e[k*n*2+i]
+			if math.Abs(next-want) > 1e-5*(1+math.Abs(want)) {
+				t.Fatalf("step %d, element %d: x_{k+1} = %v, replayed %v", k, i, next, want)
+			}
+		}
+		if tr.betas[k*n] != beta || tr.times[k*n] != s || tr.betas[(k+1)*n-1] != beta {
+			t.Fatalf("step %d: β %v, s %v", k, tr.betas[k*n], tr.times[k*n])
+		}
+	}
+	if len(tr.kl) != n || Mean(tr.kl) <= 0 {
+		t.Errorf("path KL %v", tr.kl)
+	}
+}
+
+// TestRewardControl checks the feature f = ∇_x r̂(x̂₀(x)) against
+// backpropagation through the posterior mean, the control at its start
+// (zero, or β·Scale·f when warm), and per-row times against shared ones.
+func TestRewardControl(t *testing.T) {
+	b := tensor.CPUReference()
+	init := &nn.Init{Backend: b, DType: tensor.Float64, Seed: 6}
+	r := tasks.NewMLPReward(init, "test", tasks.OneHotDim, 16)
+	vp := tfbind8VP
+	const s = 0.3
+	x := autograd.Param(tensor.RandNormal(b, tensor.Float64, 7, 1, 3, tasks.OneHotDim))
+	k := vp.SqrtAlphaBar(s) / (vp.SigmaS(s) * vp.SigmaS(s))
+	post := autograd.Reshape(autograd.Softmax(autograd.Scale(autograd.Reshape(x, 3, tasks.SeqLen, 4), k), -1), 3, tasks.OneHotDim)
+	autograd.SumAll(r.Eval(post)).Backward()
+	for _, scale := range []float64{0, 2} {
+		c := NewRewardControl(init, vp, r, 8, scale)
+		f := c.Feature(x, []float64{s}).Value.Float64s()
+		for i, want := range x.Grad.Float64s() {
+			if math.Abs(f[i]-want) > 1e-12 {
+				t.Fatalf("feature element %d = %v, backpropagation gives %v", i, f[i], want)
+			}
+		}
+		u := c.Forward(x, []float64{s}).Value.Float64s()
+		for i := range u {
+			if want := vp.Beta(s) * scale * f[i]; math.Abs(u[i]-want) > 1e-12 {
+				t.Fatalf("scale %v: u[%d] = %v at the start, want %v", scale, i, u[i], want)
+			}
+		}
+	}
+	// Per-row times give the rows of the shared-time results.
+	c := NewRewardControl(init, vp, r, 8, 1)
+	for _, p := range nn.Vars(c) { // move away from the zero start
+		p.Value = tensor.Add(p.Value, tensor.Scale(tensor.RandNormal(b, tensor.Float64, 3, 3, p.Value.Shape()...), 0.1))
+	}
+	rows := c.Forward(x, []float64{0.2, 0.5, 0.2}).Value.Float64s()
+	for i, s := range []float64{0.2, 0.5, 0.2} {
+		shared := c.Forward(x, []float64{s}).Value.Float64s()
+		for j := range tasks.OneHotDim {
+			if d := rows[i*tasks.OneHotDim+j] - shared[i*tasks.OneHotDim+j]; math.Abs(d) > 1e-12 {
+				t.Fatalf("row %d at s = %v differs by %v", i, s, d)
+			}
+		}
+	}
+	if len(c.Params()) != 4+6 {
+		t.Errorf("%d parameters, want the gain's 4 and the network's 6", len(c.Params()))
+	}
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// landscape is the SIX6 landscape at ../shared/data/tfbind8 beside the
+// repository's root.
+func landscape(t *testing.T) string {
+	t.Helper()
+	path, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data", "tfbind8", "SIX6_REF_R1_8mers.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestTFBind8FlagErrors(t *testing.T) {
+	tf := []string{"-task", "tfbind8"}
+	for _, args := range [][]string{
+		{"-landscape", "x"}, {"-k", "3"}, {"-alpha", "0.1,0.2"}, {"-beta", "0.1"}, // tfbind8 flags on gmm2d
+		append(tf, "-reward", "linear:1,0"), append(tf, "-alpha", "0.1,-1"), append(tf, "-alpha", "0.1,x"),
+		append(tf, "-method", "nostep2"), append(tf, "-method", "ppo"), append(tf, "-reward-split", "top"),
+		append(tf, "-k", "0"), append(tf, "-k", "51"), append(tf, "-steps", "8", "-k", "10"),
+		append(tf, "-guidance-scale", "-1"), append(tf, "-target", "NaN"), append(tf, "-iters", "-1"),
+	} {
+		err := run(args, &bytes.Buffer{}, &bytes.Buffer{})
+		var ue usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%v: error %v is not a usage error", args, err)
+		}
+	}
+	// A missing or malformed landscape is reported before any training,
+	// naming the file (and the line).
+	out := t.TempDir()
+	missing := filepath.Join(out, "none.txt")
+	err := run(append(tf, "-landscape", missing, "-out", out, "-cache", ""), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing landscape: %v", err)
+	}
+	bad := filepath.Join(out, "bad.txt")
+	if err := os.WriteFile(bad, []byte("8-mer\t8-mer\tE-score\tMedian\tZ-score\nAAAAAAAA\tTTTTTTTT\t0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = run(append(tf, "-landscape", bad, "-out", out, "-cache", ""), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("malformed landscape: %v", err)
+	}
+}
+
+// TestTFBind8Quick runs every method on the -quick preset and checks the
+// outputs' shape, and that ELEGANT's genuine reward beats the pre-trained
+// model's at an α whose target gain is clearly above the evaluation noise.
+func TestTFBind8Quick(t *testing.T) {
+	out, cache := t.TempDir(), t.TempDir()
+	args := []string{"-task", "tfbind8", "-quick", "-landscape", landscape(t), "-out", out, "-cache", cache}
+	var stdout, stderr bytes.Buffer
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	runs := []string{"pretrained", "elegant", "nokl", "truncation", "random", "guidance", "ppokl"}
+	files := []string{"config.json", "metrics.jsonl", "summary.json", "results.md", "hist_y_elegant.png",
+		"checkpoints/elegant_control.safetensors", "checkpoints/elegant_initial_law.safetensors", "checkpoints/ppokl_control.safetensors"}
+	for _, r := range runs {
+		files = append(files, "samples_"+r+".fasta")
+		if r != "pretrained" && r != "guidance" {
+			files = append(files, "curve_"+r+".png")
+		}
+	}
+	for _, f := range files {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("output %s missing or empty: %v", f, err)
+		}
+	}
+	var sum struct {
+		Task    string
+		Alpha   float64
+		Methods map[string]map[string]*float64
+		Exact   map[string]*float64
+		Sweep   []struct {
+			Alpha   float64
+			Methods map[string]map[string]*float64
+		}
+		RewardModel     map[string]any `json:"reward_model"`
+		PretrainedStats map[string]any `json:"pretrained_stats"`
+	}
+	raw := mustRead(t, filepath.Join(out, "summary.json"))
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		t.Fatalf("summary.json: %v\n%s", err, raw)
+	}
+	if sum.Task != "tfbind8" || !(sum.Alpha > 0) || len(sum.Sweep) != 1 || sum.Sweep[0].Alpha != sum.Alpha {
+		t.Fatalf("summary header: %s", raw)
+	}
+	for _, k := range []string{"reward", "kl", "genuine", "pretrained_target_reward", "pretrained_target_kl", "pretrained_target_ess", "pretrained_target_genuine"} {
+		if sum.Exact[k] == nil {
+			t.Errorf("exact lacks %s", k)
+		}
+	}
+	for _, k := range []string{"train_rmse", "train_spearman", "other_rmse", "other_spearman"} {
+		if _, ok := sum.RewardModel[k].(float64); !ok {
+			t.Errorf("reward_model lacks %s", k)
+		}
+	}
+	for _, k := range []string{"position_max_abs_diff", "pair_max_abs_diff", "pair_tv"} {
+		if _, ok := sum.PretrainedStats[k].(float64); !ok {
+			t.Errorf("pretrained_stats lacks %s", k)
+		}
+	}
+	for _, r := range runs {
+		m, ok := sum.Methods[r]
+		if !ok {
+			t.Fatalf("summary lacks %s", r)
+		}
+		for _, k := range []string{"reward_nominal", "reward_nominal_decoded", "reward_genuine", "reward_genuine_top10", "reward_genuine_max",
+			"kl", "diversity", "vertex_distance", "in_train_half", "unique", "seconds"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("%s lacks %s", r, k)
+			}
+		}
+		for _, k := range []string{"energy_distance", "off_support"} {
+			if _, ok := m[k]; ok {
+				t.Errorf("%s has the gmm2d field %s", r, k)
+			}
+		}
+		if !strings.Contains(string(mustRead(t, filepath.Join(out, "results.md"))), "| "+r+" |") {
+			t.Errorf("results.md lacks a row for %s", r)
+		}
+	}
+	// y of every evaluation sample, from the FASTA headers.
+	ys := func(run string) []float64 {
+		f, err := os.Open(filepath.Join(out, "samples_"+run+".fasta"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var y []float64
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, ">") {
+				if len(line) != 8 || strings.Trim(line, "ACGT") != "" {
+					t.Fatalf("%s: sequence line %q", run, line)
+				}
+				continue
+			}
+			_, after, _ := strings.Cut(line, " y=")
+			v, err := strconv.ParseFloat(strings.Fields(after)[0], 64)
+			if err != nil {
+				t.Fatalf("%s: header %q", run, line)
+			}
+			y = append(y, v)
+		}
+		return y
+	}
+	pre, el := ys("pretrained"), ys("elegant")
+	if len(pre) != len(el) || len(pre) < 100 {
+		t.Fatalf("%d and %d samples", len(pre), len(el))
+	}
+	meanVar := func(v []float64) (float64, float64) {
+		var m, s float64
+		for _, x := range v {
+			m += x
+		}
+		m /= float64(len(v))
+		for _, x := range v {
+			s += (x - m) * (x - m)
+		}
+		return m, s / float64(len(v)-1)
+	}
+	mp, vp := meanVar(pre)
+	me, ve := meanVar(el)
+	noise := math.Sqrt(vp/float64(len(pre)) + ve/float64(len(el))) // std of the difference of the means
+	if got := *sum.Methods["elegant"]["reward_genuine"]; math.Abs(got-me) > 1e-3 {
+		t.Errorf("summary's y %v, FASTA's %v", got, me)
+	}
+	if gain := *sum.Exact["pretrained_target_genuine"] - mp; gain < 5*noise {
+		t.Fatalf("the target's gain in y %v is not clearly above the noise %v: choose a smaller α", gain, noise)
+	}
+	if me-mp < 3*noise {
+		t.Errorf("ELEGANT's y %v does not beat the pre-trained model's %v (noise %v)", me, mp, noise)
+	}
+	if !strings.Contains(stdout.String(), "| elegant |") {
+		t.Errorf("stdout lacks the table:\n%s", stdout.String())
+	}
+}
