@@ -252,5 +252,8 @@ func num(n algos.Number) string {
 	if !n.Finite() {
 		return "null"
 	}
+	if v := math.Abs(float64(n)); v >= 1e5 {
+		return fmt.Sprintf("%.3g", float64(n)) // a diverged method: keep the table aligned
+	}
 	return fmt.Sprintf("%.4f", float64(n))
 }
