@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // number is the element type of CPU buffers.
@@ -103,30 +104,39 @@ func HostFloat32(t *Tensor) []float32 { return host[float32](t) }
 // HostFloat64 is HostFloat32 for float64 tensors.
 func HostFloat64(t *Tensor) []float64 { return host[float64](t) }
 
-// parallelFor splits [0, n) into chunks of at least grain and runs body on them
-// concurrently, one goroutine per core at most.
+// parallelFor splits [0, n) into chunks of at least grain and runs body on
+// them concurrently: the caller and at most one goroutine per other core claim
+// chunks from a shared counter, so a goroutine that the OS delays (a busy,
+// shared machine) only does less of the work instead of holding up the rest.
 func parallelFor(n, grain int, body func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if grain < 1 {
-		grain = 1
-	}
-	if w := n / grain; w < workers {
-		workers = w
-	}
+	grain = max(grain, 1)
+	workers := min(runtime.GOMAXPROCS(0), n/grain)
 	if workers <= 1 {
 		body(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := chunk; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			body(lo, hi)
-		}(lo, min(lo+chunk, n))
+	chunks := min(4*workers, n/grain)
+	size := (n + chunks - 1) / chunks
+	var next atomic.Int64
+	claim := func() {
+		for {
+			c := int(next.Add(1)) - 1
+			lo := c * size
+			if lo >= n {
+				return
+			}
+			body(lo, min(lo+size, n))
+		}
 	}
-	body(0, min(chunk, n))
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			claim()
+		}()
+	}
+	claim()
 	wg.Wait()
 }
 
