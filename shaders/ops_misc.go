@@ -23,20 +23,6 @@ var (
 	kAdam = &kernel{name: "adam", bindings: 4, push: 14}
 )
 
-// axisGeometry views a contiguous shape as [outer, shape[axis], inner].
-func axisGeometry(shape []int, axis int) (outer, n, inner int) {
-	outer, inner = 1, 1
-	for i, d := range shape {
-		switch {
-		case i < axis:
-			outer *= d
-		case i > axis:
-			inner *= d
-		}
-	}
-	return outer, shape[axis], inner
-}
-
 // table uploads words into a temporary device buffer that returns to the
 // pool once the commands recorded after it have run.
 func (b *Backend) table(words []uint32) *slot {
@@ -51,7 +37,7 @@ func (b *Backend) IndexSelect(dst, src *tensor.Tensor, axis int, idx []int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.checkOpen()
-	outer, n, inner := axisGeometry(src.Shape(), axis)
+	outer, n, inner := tensor.AxisGeometry(src.Shape(), axis)
 	total := outer * len(idx) * inner
 	if total == 0 {
 		return
@@ -72,7 +58,7 @@ func (b *Backend) IndexAdd(dst, src *tensor.Tensor, axis int, idx []int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.checkOpen()
-	outer, n, inner := axisGeometry(dst.Shape(), axis)
+	outer, n, inner := tensor.AxisGeometry(dst.Shape(), axis)
 	total := outer * n * inner
 	if total == 0 || len(idx) == 0 {
 		return

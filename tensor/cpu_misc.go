@@ -8,7 +8,7 @@ import (
 
 func (c *cpuBackend) IndexSelect(dst, src *Tensor, axis int, idx []int) {
 	src = src.Contiguous()
-	outer, n, inner := reduceGeometry(src.shape, axis)
+	outer, n, inner := AxisGeometry(src.shape, axis)
 	switch dst.DType() {
 	case Float32:
 		indexSelect(host[float32](dst)[dst.offset:], host[float32](src)[src.offset:], outer, n, inner, idx)
@@ -27,7 +27,7 @@ func indexSelect[T number](d, s []T, outer, n, inner int, idx []int) {
 
 func (c *cpuBackend) IndexAdd(dst, src *Tensor, axis int, idx []int) {
 	src = src.Contiguous()
-	outer, n, inner := reduceGeometry(dst.shape, axis)
+	outer, n, inner := AxisGeometry(dst.shape, axis)
 	switch dst.DType() {
 	case Float32:
 		indexAdd(host[float32](dst)[dst.offset:], host[float32](src)[src.offset:], outer, n, inner, idx)

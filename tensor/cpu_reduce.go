@@ -2,8 +2,9 @@ package tensor
 
 import "math"
 
-// reduceGeometry views a contiguous tensor as [outer, n, inner] around axis.
-func reduceGeometry(shape []int, axis int) (outer, n, inner int) {
+// AxisGeometry views a contiguous shape as [outer, shape[axis], inner]: the
+// layout of every reduction, softmax and gather along one axis.
+func AxisGeometry(shape []int, axis int) (outer, n, inner int) {
 	outer, inner = 1, 1
 	for i, d := range shape {
 		switch {
@@ -18,7 +19,7 @@ func reduceGeometry(shape []int, axis int) (outer, n, inner int) {
 
 func (c *cpuBackend) Reduce(op ReduceOp, dst, src *Tensor, axis int) {
 	src = src.Contiguous()
-	outer, n, inner := reduceGeometry(src.shape, axis)
+	outer, n, inner := AxisGeometry(src.shape, axis)
 	switch dst.DType() {
 	case Float32:
 		reduceKernel(op, host[float32](dst)[dst.offset:], host[float32](src)[src.offset:], outer, n, inner)
@@ -106,7 +107,7 @@ func reduceBlock[T number](op ReduceOp, d, s []T, n, stride, width int) {
 
 func (c *cpuBackend) Softmax(dst, src *Tensor, axis int, log bool) {
 	src = src.Contiguous()
-	outer, n, inner := reduceGeometry(src.shape, axis)
+	outer, n, inner := AxisGeometry(src.shape, axis)
 	switch dst.DType() {
 	case Float32:
 		softmaxKernel(host[float32](dst)[dst.offset:], host[float32](src)[src.offset:], outer, n, inner, log)
