@@ -45,6 +45,9 @@ type ElegantConfig struct {
 	// Step 1: value at t = 0 from ValuePoints × ValueRollouts pre-trained rollouts.
 	ValuePoints, ValueRollouts, ValueIters, ValueWidth int
 	ValueLR                                            float64
+	// ValueHoldout > 0 holds that fraction of the points out of the fit and
+	// shrinks the fit by the share of their variance it explains.
+	ValueHoldout float64 `json:",omitempty"`
 	// Step 2: initial law, a control of dz = ū dτ + dW over InitSteps steps.
 	InitSteps, InitIters, InitWidth, InitBatch int
 	InitLR                                     float64
@@ -225,10 +228,16 @@ func fitValue(b tensor.Backend, pre *Pretrained, reward tasks.Reward, c ElegantC
 		norm[i] = (v - mu) / sd
 	}
 	y := tensor.FromFloat64As(b, tensor.Float32, norm, p, 1)
+	// With a holdout, fit on the first points and keep the others apart.
+	hold := int(c.ValueHoldout * float64(p))
+	xFit, yFit := x0, y
+	if hold > 0 {
+		xFit, yFit = x0.Slice(0, 0, p-hold).Contiguous(), y.Slice(0, 0, p-hold).Contiguous()
+	}
 	net := nn.NewMLP(init, tensor.ActSiLU, d, c.ValueWidth, c.ValueWidth, 1)
 	opt := nn.NewAdam(nn.Vars(net), nn.ConstantLR(c.ValueLR))
 	for it := range c.ValueIters {
-		loss := autograd.MeanAll(autograd.Square(autograd.Sub(net.Forward(autograd.Const(x0)), autograd.Const(y))))
+		loss := autograd.MeanAll(autograd.Square(autograd.Sub(net.Forward(autograd.Const(xFit)), autograd.Const(yFit))))
 		l := loss.Value.Item()
 		if !Number(l).Finite() {
 			return nil, fmt.Errorf("step 1: regression loss is %v at iteration %d", l, it)
@@ -239,12 +248,43 @@ func fitValue(b tensor.Backend, pre *Pretrained, reward tasks.Reward, c ElegantC
 			log(Event{Method: c.Method, Phase: "value", Iter: it, Loss: Number(l), LR: c.ValueLR})
 		}
 	}
+	if hold > 0 {
+		shrinkValue(net, xFit, x0.Slice(0, p-hold, p).Contiguous(), norm[p-hold:], c, log)
+	}
 	// Fold the standardization into the last layer: v̂₀ = μ + sd·net.
 	last := net.Layers[len(net.Layers)-1]
 	last.W.Value = tensor.Scale(last.W.Value, sd)
 	last.B.Value = tensor.Shift(tensor.Scale(last.B.Value, sd), mu)
 	nn.SetTrainable(net, false)
 	return net, nil
+}
+
+// shrinkValue shrinks a value fit toward its mean m̄ over the points it was
+// fit on, net ← m̄ + ρ·(net − m̄), by the share ρ = clamp(R², 0, 1) of the
+// held-out targets' variance that it explains. Where v*₀ is nearly flat
+// (√ᾱ(1) ≈ 0.0066: x₀ says almost nothing of x_T) the Monte-Carlo soft
+// values are noise, a fit of them has R² ≤ 0, and step 2 would otherwise
+// pay KL ≈ Var(v̂₀)/(2α²) to follow it.
+func shrinkValue(net *nn.MLP, xFit, xHold *tensor.Tensor, yHold []float64, c ElegantConfig, log func(Event)) {
+	var fit, pred []float64
+	autograd.NoGrad(func() {
+		fit = net.Forward(autograd.Const(xFit)).Value.Float64s()
+		pred = net.Forward(autograd.Const(xHold)).Value.Float64s()
+	})
+	my := Mean(yHold)
+	var sse, sst float64
+	for i, v := range pred {
+		sse += (v - yHold[i]) * (v - yHold[i])
+		sst += (yHold[i] - my) * (yHold[i] - my)
+	}
+	r2 := 1 - sse/sst
+	rho := math.Max(0, math.Min(1, r2))
+	m := Mean(fit)
+	last := net.Layers[len(net.Layers)-1]
+	last.W.Value = tensor.Scale(last.W.Value, rho)
+	last.B.Value = tensor.Shift(tensor.Scale(last.B.Value, rho), (1-rho)*m)
+	log(Event{Method: c.Method, Phase: "value", Iter: c.ValueIters, Loss: Number(sse / float64(len(yHold))),
+		Extra: map[string]Number{"holdout_r2": Number(r2), "shrink": Number(rho)}})
 }
 
 func stddev(v []float64) float64 {

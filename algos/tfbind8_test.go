@@ -351,3 +351,42 @@ func TestRewardControl(t *testing.T) {
 		t.Errorf("%d parameters, want the gain's 4 and the network's 6", len(c.Params()))
 	}
 }
+
+// TestShrinkValue checks step 1's holdout shrinkage: a fit of pure noise
+// becomes its mean (no tilt for step 2), a fit of a real signal stays.
+func TestShrinkValue(t *testing.T) {
+	b := tensor.CPUReference()
+	x := tensor.RandNormal(b, tensor.Float64, 1, 1, 200, 2)
+	xv := x.Float64s()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, c := range []struct {
+		name   string
+		signal float64
+	}{{"noise", 0}, {"signal", 1}} {
+		y := make([]float64, 200)
+		for i := range y {
+			y[i] = c.signal*xv[2*i] + 0.1*rng.NormFloat64()
+			if c.signal == 0 {
+				y[i] = rng.NormFloat64()
+			}
+		}
+		net := nn.NewMLP(&nn.Init{Backend: b, DType: tensor.Float64, Seed: 2}, tensor.ActSiLU, 2, 16, 1)
+		opt := nn.NewAdam(nn.Vars(net), nn.ConstantLR(1e-2))
+		xFit := x.Slice(0, 0, 150).Contiguous()
+		yFit := autograd.Const(tensor.FromFloat64(b, y[:150], 150, 1))
+		for range 300 {
+			autograd.MeanAll(autograd.Square(autograd.Sub(net.Forward(autograd.Const(xFit)), yFit))).Backward()
+			opt.Step()
+		}
+		var shrink float64
+		shrinkValue(net, xFit, x.Slice(0, 150, 200).Contiguous(), y[150:], ElegantConfig{}, func(e Event) { shrink = float64(e.Extra["shrink"]) })
+		out := net.Forward(autograd.Const(x)).Value.Float64s()
+		spread := stddev(out)
+		switch {
+		case c.signal == 0 && (shrink != 0 || spread > 1e-12):
+			t.Errorf("noise: shrink %v, fit spread %v (want a constant)", shrink, spread)
+		case c.signal == 1 && (shrink < 0.9 || spread < 0.8):
+			t.Errorf("signal: shrink %v, fit spread %v", shrink, spread)
+		}
+	}
+}

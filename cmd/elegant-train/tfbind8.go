@@ -41,7 +41,7 @@ func (t *tfbind8Options) register(fs *flag.FlagSet) {
 	fs.IntVar(&t.k, "k", def.FineTune.TruncK, "tfbind8: Truncation's last steps that gradients flow through")
 	fs.Float64Var(&t.guidanceScale, "guidance-scale", def.Guidance.Scale, "tfbind8: guidance strength w ≥ 0")
 	fs.Float64Var(&t.target, "target", def.Guidance.Target, "tfbind8: guidance's target y_target (negative: ELEGANT's target E_α[r̂] at the first α)")
-	fs.Float64Var(&t.beta, "beta", def.PPO.Beta, "tfbind8: PPO's per-step KL weight β ≥ 0 (negative: the first α)")
+	fs.Float64Var(&t.beta, "beta", def.PPO.Beta, "tfbind8: PPO's per-step KL weight β ≥ 0 against the standardized advantage (negative: the first α over r̂'s spread, the same trade-off as ELEGANT's)")
 }
 
 // given returns the first tfbind8 flag set on the command line ("" if none).
@@ -185,7 +185,7 @@ func (w *runDir) WriteTFBind8(res *algos.TFBind8Result, cfg algos.TFBind8Config,
 			return err
 		}
 		if len(res.Curves[run]) > 0 {
-			if err := writeCurve(filepath.Join(w.dir, "curve_"+run+".png"), run, res.Curves[run]); err != nil {
+			if err := writeCurve(filepath.Join(w.dir, "curve_"+run+".png"), run, res.Curves[run], runTarget(res.Summary, run)); err != nil {
 				return err
 			}
 		}
@@ -306,9 +306,20 @@ func resultsMarkdown(res *algos.TFBind8Result, cfg algos.TFBind8Config, table st
 	return b.String()
 }
 
+// runTarget is E_α[r̂] of the target at an ELEGANT run's α (NaN for other
+// runs).
+func runTarget(s algos.TFBind8Summary, run string) float64 {
+	for _, e := range s.Sweep {
+		if run == "elegant" && e.Alpha == s.Alpha || run == fmt.Sprintf("elegant_a%g", e.Alpha) {
+			return float64(e.Exact.PretrainedTarget)
+		}
+	}
+	return math.NaN()
+}
+
 // writeCurve plots the batch means of r̂(x_T) and of y against the
-// training iteration of one run.
-func writeCurve(path, run string, curve []algos.CurvePoint) error {
+// training iteration of one run, with the target's E_α[r̂] when known.
+func writeCurve(path, run string, curve []algos.CurvePoint, target float64) error {
 	p := plot.New()
 	p.Title.Text = run + ": training batch means"
 	p.X.Label.Text, p.Y.Label.Text = "iteration", "reward"
@@ -323,7 +334,8 @@ func writeCurve(path, run string, curve []algos.CurvePoint) error {
 		name string
 		xy   plotter.XYs
 		c    color.Color
-	}{{"r̂(x_T)", nominal, color.RGBA{200, 30, 30, 255}}, {"y (decoded)", genuine, color.RGBA{30, 30, 200, 255}}} {
+	}{{"r̂(x_T)", nominal, color.RGBA{200, 30, 30, 255}}, {"y (decoded)", genuine, color.RGBA{30, 30, 200, 255}},
+		{"target E_α[r̂]", targetLine(curve, target), color.RGBA{120, 120, 120, 255}}} {
 		if len(l.xy) == 0 {
 			continue
 		}
@@ -332,11 +344,22 @@ func writeCurve(path, run string, curve []algos.CurvePoint) error {
 			return err
 		}
 		line.Color = l.c
+		if strings.HasPrefix(l.name, "target") {
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		}
 		p.Add(line)
 		p.Legend.Add(l.name, line)
 	}
 	p.Legend.Top = true
 	return savePlot(p, path)
+}
+
+// targetLine is a horizontal line at target across the curve (none for NaN).
+func targetLine(curve []algos.CurvePoint, target float64) plotter.XYs {
+	if math.IsNaN(target) || math.IsInf(target, 0) || len(curve) == 0 {
+		return nil
+	}
+	return plotter.XYs{{X: float64(curve[0].Iter), Y: target}, {X: float64(curve[len(curve)-1].Iter), Y: target}}
 }
 
 // writeHistograms plots the distribution of y of the decoded samples of the
