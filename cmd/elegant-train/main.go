@@ -182,27 +182,39 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.task == "tfbind8" {
 		return runTFBind8(o, b, stdout, stderr)
 	}
-	cfg := o.config()
-	w, err := newRunDir(o.out, cfg, b.Name())
+	var res *algos.GMM2DResult
+	return runTask(o.out, o.config(), b, stderr, func(cfg algos.GMM2DConfig, h algos.Hooks) (err error) {
+		res, err = algos.RunGMM2D(b, cfg, h)
+		return err
+	}, func(w *runDir) error {
+		if err := w.WriteResult(res); err != nil {
+			return err
+		}
+		printSummary(stdout, res.Summary, o.out)
+		return nil
+	})
+}
+
+// runTask opens the output directory for cfg (config.json, metrics.jsonl),
+// runs the task with hooks that log there and show progress on stderr, then
+// lets write store the results.
+func runTask[C any](out string, cfg C, b tensor.Backend, stderr io.Writer, run func(C, algos.Hooks) error, write func(*runDir) error) error {
+	w, err := newRunDir(out, cfg, b.Name())
 	if err != nil {
 		return err
 	}
 	defer w.Close()
 	bars := newProgress(stderr)
-	res, runErr := algos.RunGMM2D(b, cfg, algos.Hooks{
+	err = run(cfg, algos.Hooks{
 		Log:      w.Log,
 		Progress: bars.Update,
 		Notice:   func(msg string) { bars.Notice(msg) },
 	})
 	bars.Done()
-	if runErr != nil {
-		return runErr
-	}
-	if err := w.WriteResult(res); err != nil {
+	if err != nil {
 		return err
 	}
-	printSummary(stdout, res.Summary, o.out)
-	return nil
+	return write(w)
 }
 
 // openDevice opens the backend asked for; with none asked for, the default

@@ -143,29 +143,19 @@ func (o options) tfbind8Config() algos.TFBind8Config {
 
 // runTFBind8 runs the tfbind8 comparison and writes its outputs.
 func runTFBind8(o options, b tensor.Backend, stdout, stderr io.Writer) error {
-	cfg := o.tfbind8Config()
-	w, err := newRunDir(o.out, cfg, b.Name())
-	if err != nil {
+	var res *algos.TFBind8Result
+	return runTask(o.out, o.tfbind8Config(), b, stderr, func(cfg algos.TFBind8Config, h algos.Hooks) (err error) {
+		res, err = algos.RunTFBind8(b, cfg, h)
 		return err
-	}
-	defer w.Close()
-	bars := newProgress(stderr)
-	res, runErr := algos.RunTFBind8(b, cfg, algos.Hooks{
-		Log:      w.Log,
-		Progress: bars.Update,
-		Notice:   func(msg string) { bars.Notice(msg) },
+	}, func(w *runDir) error {
+		table := resultsTable(res)
+		if err := w.WriteTFBind8(res, o.tfbind8Config(), table); err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, table)
+		fmt.Fprintf(stdout, "wrote %s/{config.json,metrics.jsonl,summary.json,results.md,samples_*.fasta,curve_*.png,hist_y_elegant.png,checkpoints/}\n", strings.TrimRight(o.out, "/"))
+		return nil
 	})
-	bars.Done()
-	if runErr != nil {
-		return runErr
-	}
-	table := resultsTable(res)
-	if err := w.WriteTFBind8(res, cfg, table); err != nil {
-		return err
-	}
-	fmt.Fprint(stdout, table)
-	fmt.Fprintf(stdout, "wrote %s/{config.json,metrics.jsonl,summary.json,results.md,samples_*.fasta,curve_*.png,hist_y_elegant.png,checkpoints/}\n", strings.TrimRight(o.out, "/"))
-	return nil
 }
 
 // WriteTFBind8 writes summary.json, results.md, the samples as FASTA, the
