@@ -63,9 +63,13 @@ type TFBind8Config struct {
 	// WarmStart starts it at the guided drift σ²∇_x r̂(x̂₀)/α instead of 0.
 	ControlWidth int
 	WarmStart    bool
-	Guidance     GuidanceConfig // Target < 0: ELEGANT's target E_α[r̂] at the first α
-	PPO          PPOConfig      // Beta < 0: the first α over r̂'s spread (see RunTFBind8)
-	EvalSamples  int
+	// MeanFieldSteps ≥ 1 gives the control of a run at α > 0 the mean-field
+	// tilted feature at that α after that many fixed-point steps
+	// (RewardControl.Tilt, TiltSteps); 0 keeps its first-order expansion.
+	MeanFieldSteps int
+	Guidance       GuidanceConfig // Target < 0: ELEGANT's target E_α[r̂] at the first α
+	PPO            PPOConfig      // Beta < 0: the first α over r̂'s spread (see RunTFBind8)
+	EvalSamples    int
 	// TargetSamples pre-trained samples estimate the tilted targets by
 	// self-normalized weights and the pre-trained model's statistics.
 	TargetSamples int
@@ -104,7 +108,7 @@ func DefaultTFBind8Config() TFBind8Config {
 			Iters: 3000, Batch: 512, LR: 1e-3, Seed: 1},
 		Reward:   RewardConfig{Split: "random", Width: 128, Depth: 2, Iters: 3000, Batch: 256, LR: 1e-3, Seed: 1},
 		FineTune: ft, BaselineIters: 100,
-		ControlWidth: 128, WarmStart: true,
+		ControlWidth: 128, WarmStart: true, MeanFieldSteps: 2,
 		Guidance:    GuidanceConfig{Scale: 100, Target: -1, Width: 128, Iters: 1500, Batch: 512, LR: 1e-3},
 		PPO:         PPOConfig{Beta: -1, Clip: 0.2, AdvClip: 5, Iters: 100, Batch: 256, Epochs: 2, Minibatch: 1024, LR: 3e-4, ClipNorm: 1},
 		EvalSamples: 2000, TargetSamples: 20000,
@@ -396,13 +400,31 @@ func exactTarget(rhat, y []float64, alpha float64) (reward, genuine, kl float64)
 // feature. f carries the correlations between positions that a high r̂
 // needs, which a network of x alone did not learn from the heavy-tailed
 // pathwise gradient (it stalled at the best product law over positions).
+//
+// With Tilt = α > 0 and TiltSteps = n ≥ 1, f is instead the mean-field
+// tilted posterior
+//
+//	f = α·k·(q − p),  q ← softmax(k·x + ∇r̂(q)/α) per position, n times from q = p,
+//
+// whose first-order expansion in 1/α is the f above. Exactly,
+// ∇_x log E[exp(r̂(x₀)/α) | x_s = x] = k·(q* − p) with q* the posterior
+// tilted by exp(r̂/α); q approaches its best product approximation, with r̂
+// linearized at q. Unlike the expansion it saturates where ∇r̂/α is large
+// (a letter's tilted probability cannot pass 1). On tfbind8 at α = 0.073
+// (seed 3) ELEGANT reached 79 % of the target's gain in r̂ with the
+// expansion, 84 % with one step, 87 % with two and four; two steps gave
+// the best objective E[r̂] − α·KL.
 type RewardControl struct {
 	Gain   *nn.MLP     // time embedding → 2
 	Net    *nn.TimeMLP // [x, f, ∇r̂(x)] → dim (nil: the gains alone)
 	Reward *tasks.MLPReward
 	VP     sde.VP
 	Scale  float64
-	EmbDim int
+	// Tilt > 0 and TiltSteps ≥ 1 make f the mean-field tilted posterior at
+	// α = Tilt after TiltSteps fixed-point steps.
+	Tilt      float64
+	TiltSteps int
+	EmbDim    int
 }
 
 // NewRewardControl builds the control with hidden width width.
@@ -441,16 +463,24 @@ func column(x *autograd.Var, times []float64, f func(s float64) float64, shape .
 	return autograd.Const(tensor.FromFloat64As(x.Value.Backend(), x.Value.DType(), v, append([]int{len(times)}, shape...)...))
 }
 
-// Feature is f = ∇_x r̂(x̂₀(x)) at diffusion times (one, or one per row),
-// differentiable in x.
+// Feature is f = ∇_x r̂(x̂₀(x)), or its mean-field tilted version, at diffusion times (one, or one per row), differentiable in x.
 func (c *RewardControl) Feature(x *autograd.Var, times []float64) *autograd.Var {
 	n := x.Value.Dim(0)
 	k := column(x, times, func(s float64) float64 {
 		sg := c.VP.SigmaS(s)
 		return c.VP.SqrtAlphaBar(s) / (sg * sg)
 	}, 1, 1)
-	p := autograd.Softmax(autograd.Mul(autograd.Reshape(x, n, tasks.SeqLen, 4), k), -1)
+	logits := autograd.Mul(autograd.Reshape(x, n, tasks.SeqLen, 4), k)
+	p := autograd.Softmax(logits, -1)
 	g := autograd.Reshape(c.Reward.InputGrad(autograd.Reshape(p, n, tasks.OneHotDim)), n, tasks.SeqLen, 4)
+	if c.Tilt > 0 && c.TiltSteps > 0 {
+		q := autograd.Softmax(autograd.Add(logits, autograd.Scale(g, 1/c.Tilt)), -1)
+		for range c.TiltSteps - 1 {
+			gq := autograd.Reshape(c.Reward.InputGrad(autograd.Reshape(q, n, tasks.OneHotDim)), n, tasks.SeqLen, 4)
+			q = autograd.Softmax(autograd.Add(logits, autograd.Scale(gq, 1/c.Tilt)), -1)
+		}
+		return autograd.Reshape(autograd.Scale(autograd.Mul(autograd.Sub(q, p), k), c.Tilt), n, tasks.OneHotDim)
+	}
 	// The softmax's Jacobian k·(diag p − p pᵀ) applied to g, per position.
 	f := autograd.Mul(autograd.Mul(p, autograd.Sub(g, autograd.Sum(autograd.Mul(p, g), -1, true))), k)
 	return autograd.Reshape(f, n, tasks.OneHotDim)
@@ -554,7 +584,11 @@ func RunTFBind8(b tensor.Backend, c TFBind8Config, h Hooks) (*TFBind8Result, err
 			scale = 1 / alpha
 		}
 		return func(init *nn.Init, dim int) Net {
-			return NewRewardControl(init, c.VP, task.Reward, c.ControlWidth, scale)
+			ctrl := NewRewardControl(init, c.VP, task.Reward, c.ControlWidth, scale)
+			if c.MeanFieldSteps > 0 && alpha > 0 {
+				ctrl.Tilt, ctrl.TiltSteps = alpha, c.MeanFieldSteps
+			}
+			return ctrl
 		}
 	}
 	fc.Seed = c.Seed

@@ -333,6 +333,51 @@ func TestRewardControl(t *testing.T) {
 			}
 		}
 	}
+	// The tilted feature α·k·(q − p) with q ← softmax(k·x + ∇r̂(q)/α) from
+	// q = p, by hand (∇r̂ by backpropagation at each q); one step at a large
+	// α is the first-order f.
+	first, xv := x.Grad.Float64s(), x.Value.Float64s()
+	gradAt := func(q []float64) []float64 {
+		qv := autograd.Param(tensor.FromFloat64(b, q, 3, tasks.OneHotDim))
+		autograd.SumAll(r.Eval(qv)).Backward()
+		return qv.Grad.Float64s()
+	}
+	softmaxRows := func(g []float64, alpha float64) []float64 { // softmax(k·x + g/α) per position
+		out := make([]float64, len(xv))
+		for pos := 0; pos < len(xv); pos += 4 {
+			var z float64
+			for j := range 4 {
+				out[pos+j] = math.Exp(k*xv[pos+j] + g[pos+j]/alpha)
+				z += out[pos+j]
+			}
+			for j := range 4 {
+				out[pos+j] /= z
+			}
+		}
+		return out
+	}
+	p := post.Value.Float64s()
+	for _, tc := range []struct {
+		alpha float64
+		steps int
+	}{{0.05, 1}, {0.05, 2}, {1, 3}, {1e5, 1}} {
+		c := NewRewardControl(init, vp, r, 8, 0)
+		c.Tilt, c.TiltSteps = tc.alpha, tc.steps
+		f := c.Feature(x, []float64{s}).Value.Float64s()
+		q := p
+		for range tc.steps {
+			q = softmaxRows(gradAt(q), tc.alpha)
+		}
+		for i := range f {
+			want := tc.alpha * k * (q[i] - p[i])
+			if math.Abs(f[i]-want) > 1e-9*(1+math.Abs(want)) {
+				t.Fatalf("α = %v, %d steps: tilted feature element %d = %v, want %v", tc.alpha, tc.steps, i, f[i], want)
+			}
+			if tc.alpha == 1e5 && math.Abs(f[i]-first[i]) > 1e-3*(1+math.Abs(first[i])) {
+				t.Fatalf("α = %v: tilted feature element %d = %v, first order %v", tc.alpha, i, f[i], first[i])
+			}
+		}
+	}
 	// Per-row times give the rows of the shared-time results.
 	c := NewRewardControl(init, vp, r, 8, 1)
 	for _, p := range nn.Vars(c) { // move away from the zero start

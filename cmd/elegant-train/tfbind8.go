@@ -29,10 +29,12 @@ type tfbind8Options struct {
 	k                           int
 	guidanceScale, target, beta float64
 	alphas                      []float64 // from -alpha (nil: the grid of the task)
+	seedsArg                    string
+	seeds                       []uint64 // from -seeds (nil: the one run of -seed)
 }
 
 // tfbind8Flags names the flags that only tfbind8 takes.
-var tfbind8Flags = []string{"landscape", "reward-split", "k", "guidance-scale", "target", "beta"}
+var tfbind8Flags = []string{"landscape", "reward-split", "k", "guidance-scale", "target", "beta", "seeds"}
 
 func (t *tfbind8Options) register(fs *flag.FlagSet) {
 	def := algos.DefaultTFBind8Config()
@@ -41,6 +43,7 @@ func (t *tfbind8Options) register(fs *flag.FlagSet) {
 	fs.IntVar(&t.k, "k", def.FineTune.TruncK, "tfbind8: Truncation's last steps that gradients flow through")
 	fs.Float64Var(&t.guidanceScale, "guidance-scale", def.Guidance.Scale, "tfbind8: guidance strength w ≥ 0")
 	fs.Float64Var(&t.target, "target", def.Guidance.Target, "tfbind8: guidance's target y_target (negative: ELEGANT's target E_α[r̂] at the first α)")
+	fs.StringVar(&t.seedsArg, "seeds", "", "tfbind8: comma-separated seeds: the comparison once per seed into DIR/seed<N>/, and means ± sd over them in DIR/results.md and DIR/summary.json (instead of -seed)")
 	fs.Float64Var(&t.beta, "beta", def.PPO.Beta, "tfbind8: PPO's per-step KL weight β ≥ 0 against the standardized advantage (negative: the first α over r̂'s spread, the same trade-off as ELEGANT's)")
 }
 
@@ -85,6 +88,16 @@ func (o *options) validateTFBind8() error {
 		if _, err := algos.ParseTFBind8Method(o.method); err != nil {
 			return err
 		}
+	}
+	if o.set["seeds"] {
+		if o.set["seed"] {
+			return fmt.Errorf("-seed and -seeds exclude each other: give one seed or a list")
+		}
+		seeds, err := parseSeeds(o.tf.seedsArg)
+		if err != nil {
+			return err
+		}
+		o.tf.seeds = seeds
 	}
 	c := o.tfbind8Config()
 	if c.FineTune.TruncK < 1 || c.FineTune.TruncK > c.Steps {
@@ -141,10 +154,20 @@ func (o options) tfbind8Config() algos.TFBind8Config {
 	return c
 }
 
-// runTFBind8 runs the tfbind8 comparison and writes its outputs.
+// runTFBind8 runs the tfbind8 comparison (once, or once per seed of -seeds)
+// and writes its outputs.
 func runTFBind8(o options, b tensor.Backend, stdout, stderr io.Writer) error {
+	if len(o.tf.seeds) > 0 {
+		return runTFBind8Seeds(o, b, stdout, stderr)
+	}
+	_, err := runTFBind8Once(o, b, stdout, stderr)
+	return err
+}
+
+// runTFBind8Once runs the comparison at -seed into -out.
+func runTFBind8Once(o options, b tensor.Backend, stdout, stderr io.Writer) (*algos.TFBind8Result, error) {
 	var res *algos.TFBind8Result
-	return runTask(o.out, o.tfbind8Config(), b, stderr, func(cfg algos.TFBind8Config, h algos.Hooks) (err error) {
+	err := runTask(o.out, o.tfbind8Config(), b, stderr, func(cfg algos.TFBind8Config, h algos.Hooks) (err error) {
 		res, err = algos.RunTFBind8(b, cfg, h)
 		return err
 	}, func(w *runDir) error {
@@ -156,6 +179,7 @@ func runTFBind8(o options, b tensor.Backend, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s/{config.json,metrics.jsonl,summary.json,results.md,samples_*.fasta,curve_*.png,hist_y_elegant.png,checkpoints/}\n", strings.TrimRight(o.out, "/"))
 		return nil
 	})
+	return res, err
 }
 
 // WriteTFBind8 writes summary.json, results.md, the samples as FASTA, the

@@ -32,6 +32,8 @@ func TestTFBind8FlagErrors(t *testing.T) {
 		append(tf, "-method", "nostep2"), append(tf, "-method", "ppo"), append(tf, "-reward-split", "top"),
 		append(tf, "-k", "0"), append(tf, "-k", "51"), append(tf, "-steps", "8", "-k", "10"),
 		append(tf, "-guidance-scale", "-1"), append(tf, "-target", "NaN"), append(tf, "-iters", "-1"),
+		{"-seeds", "1,2"}, append(tf, "-seeds", "1,1"), append(tf, "-seeds", "1,x"), append(tf, "-seeds", ""),
+		append(tf, "-seed", "2", "-seeds", "1,3"),
 	} {
 		err := run(args, &bytes.Buffer{}, &bytes.Buffer{})
 		var ue usageError
@@ -192,5 +194,50 @@ func TestTFBind8Quick(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "| elegant |") {
 		t.Errorf("stdout lacks the table:\n%s", stdout.String())
+	}
+}
+
+// TestTFBind8Seeds runs ELEGANT on the -quick preset over two seeds and
+// checks the per-seed outputs and that the aggregate holds their mean and
+// spread.
+func TestTFBind8Seeds(t *testing.T) {
+	out, cache := t.TempDir(), t.TempDir()
+	args := []string{"-task", "tfbind8", "-quick", "-method", "elegant", "-seeds", "4,7", "-landscape", landscape(t), "-out", out, "-cache", cache}
+	var stdout, stderr bytes.Buffer
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	type methods map[string]map[string]any
+	var per []methods
+	for _, seed := range []string{"seed4", "seed7"} {
+		var s struct{ Methods methods }
+		if err := json.Unmarshal(mustRead(t, filepath.Join(out, seed, "summary.json")), &s); err != nil {
+			t.Fatalf("%s: %v", seed, err)
+		}
+		per = append(per, s.Methods)
+	}
+	var agg SeedsSummary
+	raw := mustRead(t, filepath.Join(out, "summary.json"))
+	if err := json.Unmarshal(raw, &agg); err != nil {
+		t.Fatalf("summary.json: %v\n%s", err, raw)
+	}
+	if len(agg.Seeds) != 2 || len(agg.Runs) != 2 || len(agg.Targets) != 1 {
+		t.Fatalf("aggregate header: %s", raw)
+	}
+	for _, run := range []string{"pretrained", "elegant"} {
+		for _, key := range []string{"reward_nominal", "reward_genuine", "kl", "diversity"} {
+			got := agg.Metrics[run][key]
+			a, b := per[0][run][key].(float64), per[1][run][key].(float64)
+			if got.Finite != 2 || math.Abs(float64(got.Mean)-(a+b)/2) > 1e-12 || math.Abs(float64(got.SD)-math.Abs(a-b)/math.Sqrt2) > 1e-12 {
+				t.Errorf("%s %s: aggregate %+v of %v and %v", run, key, got, a, b)
+			}
+		}
+	}
+	if a, b := per[0]["elegant"]["reward_nominal"], per[1]["elegant"]["reward_nominal"]; a == b {
+		t.Errorf("both seeds gave r̂ = %v: the seed does not reach the run", a)
+	}
+	md := string(mustRead(t, filepath.Join(out, "results.md")))
+	if !strings.Contains(md, "| elegant |") || !strings.Contains(md, " ± ") {
+		t.Errorf("results.md:\n%s", md)
 	}
 }
