@@ -47,8 +47,8 @@ vet:
 	$(SIMD) $(GO) vet $(PKGS)
 
 test: deps vet
-	$(GO) test -count=1 $(PKGS)
-	$(SIMD) $(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+	$(SIMD) $(GO) test -count=1 -timeout 30m $(PKGS)
 
 build: deps
 	$(SIMD) $(GO) build -o bin/ ./cmd/...

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/difftune/difftune/tensor"
 )
 
 // landscape is the SIX6 landscape at ../shared/data/tfbind8 beside the
@@ -139,50 +141,11 @@ func TestTFBind8Quick(t *testing.T) {
 			t.Errorf("results.md lacks a row for %s", r)
 		}
 	}
-	// y of every evaluation sample, from the FASTA headers.
-	ys := func(run string) []float64 {
-		f, err := os.Open(filepath.Join(out, "samples_"+run+".fasta"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		var y []float64
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line := sc.Text()
-			if !strings.HasPrefix(line, ">") {
-				if len(line) != 8 || strings.Trim(line, "ACGT") != "" {
-					t.Fatalf("%s: sequence line %q", run, line)
-				}
-				continue
-			}
-			_, after, _ := strings.Cut(line, " y=")
-			v, err := strconv.ParseFloat(strings.Fields(after)[0], 64)
-			if err != nil {
-				t.Fatalf("%s: header %q", run, line)
-			}
-			y = append(y, v)
-		}
-		return y
-	}
-	pre, el := ys("pretrained"), ys("elegant")
+	pre, el := fastaY(t, filepath.Join(out, "samples_pretrained.fasta")), fastaY(t, filepath.Join(out, "samples_elegant.fasta"))
 	if len(pre) != len(el) || len(pre) < 100 {
 		t.Fatalf("%d and %d samples", len(pre), len(el))
 	}
-	meanVar := func(v []float64) (float64, float64) {
-		var m, s float64
-		for _, x := range v {
-			m += x
-		}
-		m /= float64(len(v))
-		for _, x := range v {
-			s += (x - m) * (x - m)
-		}
-		return m, s / float64(len(v)-1)
-	}
-	mp, vp := meanVar(pre)
-	me, ve := meanVar(el)
-	noise := math.Sqrt(vp/float64(len(pre)) + ve/float64(len(el))) // std of the difference of the means
+	mp, me, noise := meansAndNoise(pre, el)
 	if got, _ := sum.Methods["elegant"]["reward_genuine"].(float64); math.Abs(got-me) > 1e-3 {
 		t.Errorf("summary's y %v, FASTA's %v", got, me)
 	}
@@ -194,6 +157,98 @@ func TestTFBind8Quick(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "| elegant |") {
 		t.Errorf("stdout lacks the table:\n%s", stdout.String())
+	}
+}
+
+// fastaY reads y of every sample of a FASTA file of elegant-train from the
+// headers, checking that each sequence line is an 8-mer.
+func fastaY(t *testing.T, path string) []float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var y []float64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, ">") {
+			if len(line) != 8 || strings.Trim(line, "ACGT") != "" {
+				t.Fatalf("%s: sequence line %q", path, line)
+			}
+			continue
+		}
+		_, after, _ := strings.Cut(line, " y=")
+		v, err := strconv.ParseFloat(strings.Fields(after)[0], 64)
+		if err != nil {
+			t.Fatalf("%s: header %q", path, line)
+		}
+		y = append(y, v)
+	}
+	return y
+}
+
+// meansAndNoise returns the means of two independent samples and the
+// standard deviation of the difference of the means.
+func meansAndNoise(a, b []float64) (ma, mb, noise float64) {
+	meanVar := func(v []float64) (float64, float64) {
+		var m, s float64
+		for _, x := range v {
+			m += x
+		}
+		m /= float64(len(v))
+		for _, x := range v {
+			s += (x - m) * (x - m)
+		}
+		return m, s / float64(len(v)-1)
+	}
+	ma, va := meanVar(a)
+	mb, vb := meanVar(b)
+	return ma, mb, math.Sqrt(va/float64(len(a)) + vb/float64(len(b)))
+}
+
+// TestTFBind8VulkanMatchesCPU runs ELEGANT on a short preset on the CPU and
+// on the Vulkan backend with the same seed and the same cached models: the
+// two runs draw the same noise, so they must agree far within the noise of
+// the evaluation (the spread a change of seed makes). In CI the Vulkan
+// device (lavapipe) must open; elsewhere the test skips without one.
+func TestTFBind8VulkanMatchesCPU(t *testing.T) {
+	if _, err := tensor.Open("vulkan"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no Vulkan device in CI: %v", err)
+		}
+		t.Skipf("no Vulkan device: %v", err)
+	}
+	cache := t.TempDir()
+	summaries := map[string]map[string]map[string]any{}
+	ys := map[string][]float64{}
+	for _, device := range []string{"cpu", "vulkan"} {
+		out := filepath.Join(t.TempDir(), device)
+		args := []string{"-task", "tfbind8", "-quick", "-method", "elegant", "-iters", "10", "-eval-samples", "500",
+			"-device", device, "-landscape", landscape(t), "-out", out, "-cache", cache}
+		var stderr bytes.Buffer
+		if err := run(args, &bytes.Buffer{}, &stderr); err != nil {
+			t.Fatalf("%s: %v\n%s", device, err, stderr.String())
+		}
+		var sum struct{ Methods map[string]map[string]any }
+		if err := json.Unmarshal(mustRead(t, filepath.Join(out, "summary.json")), &sum); err != nil {
+			t.Fatal(err)
+		}
+		summaries[device] = sum.Methods
+		ys[device] = fastaY(t, filepath.Join(out, "samples_elegant.fasta"))
+	}
+	cpuY, vkY, noise := meansAndNoise(ys["cpu"], ys["vulkan"])
+	t.Logf("ELEGANT y: CPU %.6f, Vulkan %.6f (noise of a seed change %.4f)", cpuY, vkY, noise)
+	if math.Abs(cpuY-vkY) > noise/4 {
+		t.Errorf("ELEGANT's y: CPU %v, Vulkan %v, beyond a quarter of the noise %v", cpuY, vkY, noise)
+	}
+	for _, key := range []string{"reward_nominal", "kl", "diversity"} {
+		c, v := summaries["cpu"]["elegant"][key].(float64), summaries["vulkan"]["elegant"][key].(float64)
+		t.Logf("%s: CPU %.6f, Vulkan %.6f", key, c, v)
+		if math.Abs(c-v) > 0.01*(1+math.Abs(c)) {
+			t.Errorf("ELEGANT's %s: CPU %v, Vulkan %v", key, c, v)
+		}
 	}
 }
 
