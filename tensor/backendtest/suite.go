@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/difftune/difftune/tensor"
@@ -42,6 +43,7 @@ func Run(t *testing.T, b tensor.Backend, dtypes map[tensor.DType]Tolerances) {
 			t.Run("Im2Col", s.testIm2Col)
 			t.Run("Random", s.testRandom)
 			t.Run("Adam", s.testAdam)
+			t.Run("EulerMaruyama", s.testEulerMaruyama)
 		})
 	}
 }
@@ -613,4 +615,70 @@ func (s *suite) testAdam(t *testing.T) {
 	check(t, "adam m", tm, wantM, s.tol.Elementwise)
 	check(t, "adam v", tv, wantV, s.tol.Elementwise)
 	check(t, "adam param", tp, wantP, s.tol.Elementwise*10)
+}
+
+// testEulerMaruyama checks the fused Euler–Maruyama step against a float64
+// reference built from the Philox stream of the package philox. Tolerances:
+// next within 4·Elementwise (four rounded terms) plus, in float32, 1e-5·Noise
+// (a device's float32 Box–Muller matches the stream to 1e-5, as in
+// testRandom); the KL within Reduce (a sum over the row).
+func (s *suite) testEulerMaruyama(t *testing.T) {
+	c := tensor.EMCoeffs{X: 1.05, Eps: -0.8, U: 0.01, Noise: 0.3, KL: 0.07}
+	const seed, draw = 11, 5<<32 + 3
+	for _, shape := range [][]int{{37, 2}, {9, 5}, {4, 33}, {5, 3, 2}, {6, 1}, {3}} {
+		rows := shape[0]
+		n := numel(shape)
+		d := n / rows
+		xv, x := s.randn(shape...)
+		ev, eps := s.randn(shape...)
+		uv, u := s.randn(shape...)
+		kv, kl := s.randn(rows)
+		xi := make([]float64, n)
+		if s.dt == tensor.Float64 {
+			philox.Normal64(seed, draw, xi)
+		} else {
+			f := make([]float32, n)
+			philox.Normal32(seed, draw, f)
+			for i, v := range f {
+				xi[i] = float64(v)
+			}
+		}
+		want := make([]float64, n)
+		wantFree := make([]float64, n)
+		wantKL := make([]float64, rows)
+		for r := range rows {
+			var sq float64
+			for j := range d {
+				i := r*d + j
+				wantFree[i] = c.X*xv[i] + c.Eps*ev[i] + c.Noise*xi[i]
+				want[i] = wantFree[i] + c.U*uv[i]
+				sq += uv[i] * uv[i]
+			}
+			wantKL[r] = kv[r] + c.KL*sq
+		}
+		tol := 4 * s.tol.Elementwise
+		if s.dt == tensor.Float32 {
+			tol += 1e-5 * c.Noise
+		}
+		name := fmt.Sprint(shape)
+		next, klNext := tensor.EulerMaruyamaStep(x, eps, u, kl, c, seed, draw)
+		check(t, name+" next", next, want, tol)
+		check(t, name+" kl", klNext, wantKL, s.tol.Reduce)
+		if !slices.Equal(next.Shape(), shape) {
+			t.Fatalf("%s: next has shape %v", name, next.Shape())
+		}
+		// Without a control: no u term, kl passed through untouched.
+		free, same := tensor.EulerMaruyamaStep(x, eps, nil, kl, c, seed, draw)
+		check(t, name+" next without control", free, wantFree, tol)
+		if same != kl {
+			t.Fatalf("%s: kl without a control was not passed through", name)
+		}
+		if len(shape) == 2 && d > 1 {
+			// Strided operands are read through their views.
+			sx, su := s.strided(xv, rows, d), s.strided(uv, rows, d)
+			next, klNext = tensor.EulerMaruyamaStep(sx, eps, su, kl, c, seed, draw)
+			check(t, name+" strided next", next, want, tol)
+			check(t, name+" strided kl", klNext, wantKL, s.tol.Reduce)
+		}
+	}
 }
