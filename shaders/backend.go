@@ -383,6 +383,14 @@ func (b *Backend) Submits() int {
 	return b.rec.submits
 }
 
+// Dispatches is the number of compute dispatches recorded so far (copies
+// and fills not included): the measure of how well operations are fused.
+func (b *Backend) Dispatches() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.rec.dispatches
+}
+
 // Sync submits every recorded command, waits for the device and reports an
 // asynchronous failure.
 func (b *Backend) Sync() error {

@@ -72,19 +72,20 @@ type batch struct {
 // it (write after read/write). Independent dispatches thus run without
 // barriers between them.
 type recorder struct {
-	dev       *device
-	pool      vk.CommandPool
-	ring      []*batch
-	next      int
-	cur       *batch
-	seq       uint64 // last sequence number handed out
-	completed uint64 // every batch up to this one has finished
-	epoch     uint64
-	maxCmds   int
-	maxBytes  uint64
-	barriers  int // barriers recorded (for tests and statistics)
-	submits   int
-	err       error
+	dev        *device
+	pool       vk.CommandPool
+	ring       []*batch
+	next       int
+	cur        *batch
+	seq        uint64 // last sequence number handed out
+	completed  uint64 // every batch up to this one has finished
+	epoch      uint64
+	maxCmds    int
+	maxBytes   uint64
+	barriers   int // barriers recorded (for tests and statistics)
+	dispatches int // compute dispatches recorded
+	submits    int
+	err        error
 }
 
 func newRecorder(d *device) (*recorder, error) {
@@ -197,6 +198,7 @@ func (r *recorder) done(b *batch) {
 func (r *recorder) dispatch(p *pipeline, set handle, push []uint32, gx, gy, gz uint32, acc []access) {
 	b := r.prepare(acc)
 	r.dev.hot.dispatch(b.cp, p.h, p.layout.h, set, push, gx, gy, gz)
+	r.dispatches++
 	r.done(b)
 }
 
