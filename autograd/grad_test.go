@@ -52,6 +52,9 @@ type gradCase struct {
 
 var cond = tensor.FromFloat64(cpu, []float64{1, 0, 0, 1, 1, 0}, 2, 3)
 
+// emCoeffs are Euler–Maruyama coefficients with every term of a visible size.
+var emCoeffs = tensor.EMCoeffs{X: 1.05, Eps: -0.8, U: 0.3, Noise: 0.5, KL: 0.7}
+
 var gradCases = []gradCase{
 	{"add broadcast", [][]int{{3, 4}, {4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Add(in[0], in[1]) }},
 	{"sub broadcast", [][]int{{3, 1}, {3, 4}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.Sub(in[0], in[1]) }},
@@ -112,6 +115,24 @@ var gradCases = []gradCase{
 	{"im2col", [][]int{{2, 2, 4, 5}}, nil, func(in []*autograd.Var) *autograd.Var {
 		return autograd.Im2Col(in[0], tensor.NewConvGeom(2, 2, 4, 5, 3, 3, 2, 1))
 	}},
+	{"euler-maruyama step", [][]int{{4, 3}, {4, 3}, {4, 3}, {4}}, nil, func(in []*autograd.Var) *autograd.Var {
+		next, kl := autograd.EulerMaruyamaStep(in[0], in[1], in[2], in[3], emCoeffs, 3, 5)
+		return autograd.Concat(1, next, autograd.Reshape(kl, 4, 1))
+	}},
+	{"euler-maruyama step, next only", [][]int{{4, 3}, {4, 3}, {4, 3}}, nil, func(in []*autograd.Var) *autograd.Var {
+		kl := autograd.Const(tensor.Zeros(cpu, tensor.Float64, 4))
+		next, _ := autograd.EulerMaruyamaStep(in[0], in[1], in[2], kl, emCoeffs, 3, 5)
+		return next
+	}},
+	{"euler-maruyama step, kl only, rank 3", [][]int{{2, 3, 2}, {2}}, nil, func(in []*autograd.Var) *autograd.Var {
+		x := autograd.Const(tensor.Full(cpu, tensor.Float64, 0.5, 2, 3, 2))
+		_, kl := autograd.EulerMaruyamaStep(x, x, in[0], in[1], emCoeffs, 3, 5)
+		return kl
+	}},
+	{"euler-maruyama step without control", [][]int{{4, 3}, {4, 3}}, nil, func(in []*autograd.Var) *autograd.Var {
+		next, _ := autograd.EulerMaruyamaStep(in[0], in[1], nil, nil, emCoeffs, 3, 5)
+		return next
+	}},
 	{"checkpoint with a captured parameter only", [][]int{{4, 4}}, nil, func(in []*autograd.Var) *autograd.Var {
 		x := autograd.Const(tensor.FromFloat64(cpu, []float64{1, -2, 0.5, 3}, 1, 4))
 		return autograd.Checkpoint(func(c []*autograd.Var) *autograd.Var {
@@ -140,6 +161,26 @@ func TestGradients(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestEulerMaruyamaStepGradientsFast checks the fused step's rule on the fast
+// CPU backend too (the cases above run on the reference, which composes the
+// step's forward pass from elementwise operations).
+func TestEulerMaruyamaStepGradientsFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	in := make([]*autograd.Var, 4)
+	for k, shape := range [][]int{{5, 2}, {5, 2}, {5, 2}, {5}} {
+		in[k] = autograd.Param(randVar(rng, nil, shape...).Value.To(tensor.CPU()))
+	}
+	f := func(in []*autograd.Var) *autograd.Var {
+		next, kl := autograd.EulerMaruyamaStep(in[0], in[1], in[2], in[3], emCoeffs, 3, 5)
+		y := autograd.Concat(1, autograd.Square(next), autograd.Reshape(kl, 5, 1))
+		w := tensor.FromFloat64(tensor.CPU(), []float64{1, -2, 0.5, 3, -1, 2, 0.7, -0.3, 1.5, 1, -1.2, 0.4, 2, -0.6, 0.9}, 5, 3)
+		return autograd.SumAll(autograd.Mul(y, autograd.Const(w)))
+	}
+	if err := autograd.CheckGradients(f, in, 1e-6, 1e-6); err != nil {
+		t.Fatal(err)
 	}
 }
 

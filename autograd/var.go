@@ -31,10 +31,21 @@ type Var struct {
 
 // node records how a Var was computed: its inputs and the rule that maps the
 // gradient of the output to gradients of the inputs.
+//
+// An operation with several results (recordMulti) is recorded as a hidden
+// joint Var whose node holds the inputs and backwardN, the rule that maps
+// the gradients of all results at once; each result's node has the joint as
+// its only input and part = its position + 1. Backward hands each result's
+// gradient to its joint, which comes after every result in reverse
+// topological order, and runs backwardN once with all of them.
 type node struct {
 	op       string
 	inputs   []*Var
 	backward func(g *tensor.Tensor) []*tensor.Tensor
+
+	nout      int                                        // joint: number of results
+	backwardN func(gs []*tensor.Tensor) []*tensor.Tensor // joint: nil entries are zero gradients
+	part      int                                        // result: position in its joint + 1
 }
 
 // Param wraps t as a leaf whose gradient is wanted (a trainable parameter or
@@ -106,6 +117,26 @@ func record(op string, value *tensor.Tensor, backward func(g *tensor.Tensor) []*
 	return out
 }
 
+// recordMulti returns Vars for the results values of one operation on
+// inputs, recorded as one node (see node) when gradients are needed.
+// backward receives one gradient per result, nil for a result that no
+// gradient reached (at least one is set), and returns one per input.
+func recordMulti(op string, values []*tensor.Tensor, backward func(gs []*tensor.Tensor) []*tensor.Tensor, inputs ...*Var) []*Var {
+	outs := make([]*Var, len(values))
+	for i, v := range values {
+		outs[i] = &Var{Value: v}
+	}
+	if !Recording() || !slices.ContainsFunc(inputs, func(in *Var) bool { return in.requiresGrad }) {
+		return outs
+	}
+	joint := &Var{requiresGrad: true, node: &node{op: op, inputs: inputs, nout: len(values), backwardN: backward}}
+	for i, o := range outs {
+		o.requiresGrad = true
+		o.node = &node{op: op, inputs: []*Var{joint}, part: i + 1}
+	}
+	return outs
+}
+
 // Backward computes the gradient of v, which must hold one element, with
 // respect to every leaf that requires a gradient, adding to their Grad. The
 // graph is freed as it is walked: call Backward once per forward pass.
@@ -126,21 +157,46 @@ func (v *Var) BackwardWith(g *tensor.Tensor) {
 	}
 	order := topoOrder(v)
 	grads := map[*Var]*tensor.Tensor{v: g}
+	parts := map[*Var][]*tensor.Tensor{} // per joint: its results' gradients
 	for i := len(order) - 1; i >= 0; i-- {
 		u := order[i]
-		gu := grads[u]
-		delete(grads, u)
-		if gu == nil {
-			continue
+		var gin []*tensor.Tensor
+		if u.node != nil && u.node.nout > 0 {
+			gs := parts[u]
+			delete(parts, u)
+			if gs == nil {
+				continue
+			}
+			if u.node.backwardN == nil {
+				panic("autograd: Backward through a graph that was already freed (" + u.node.op + ")")
+			}
+			gin = u.node.backwardN(gs)
+			u.node.backwardN = nil
+		} else {
+			gu := grads[u]
+			delete(grads, u)
+			if gu == nil {
+				continue
+			}
+			if u.node == nil {
+				accumulate(&u.Grad, gu)
+				continue
+			}
+			if u.node.part > 0 {
+				joint := u.node.inputs[0]
+				gs := parts[joint]
+				if gs == nil {
+					gs = make([]*tensor.Tensor, joint.node.nout)
+					parts[joint] = gs
+				}
+				gs[u.node.part-1] = gu
+				continue
+			}
+			if u.node.backward == nil {
+				panic("autograd: Backward through a graph that was already freed (" + u.node.op + ")")
+			}
+			gin = u.node.backward(gu)
 		}
-		if u.node == nil {
-			accumulate(&u.Grad, gu)
-			continue
-		}
-		if u.node.backward == nil {
-			panic("autograd: Backward through a graph that was already freed (" + u.node.op + ")")
-		}
-		gin := u.node.backward(gu)
 		for k, in := range u.node.inputs {
 			if in.requiresGrad && gin[k] != nil {
 				if !slices.Equal(gin[k].Shape(), in.Shape()) {
