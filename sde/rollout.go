@@ -115,7 +115,10 @@ func (r Rollout) trainable() []*autograd.Var {
 }
 
 // step advances one Euler–Maruyama step k:
-// x ← x + (½βx − β·ε/σ_s + u)Δt + √(βΔt)·ξ, kl ← kl + ‖u‖²Δt/(2β).
+// x ← x + (½βx − β·ε/σ_s + u)Δt + √(βΔt)·ξ, kl ← kl + ‖u‖²Δt/(2β),
+// fused into one operation (one dispatch on a GPU) with the noise ξ_k drawn
+// from the Philox stream (seed, draw + k). A guidance drift is added after,
+// outside the KL.
 func (r Rollout) step(x, kl *autograd.Var, k int, seed, draw uint64) (*autograd.Var, *autograd.Var) {
 	s := r.Grid.S(k)
 	beta := r.VP.Beta(s)
@@ -125,17 +128,16 @@ func (r Rollout) step(x, kl *autograd.Var, k int, seed, draw uint64) (*autograd.
 		r.Trace(k, x)
 	}
 	eps := r.Eps.Forward(x, sv)
-	// drift·Δt = ½βΔt·x − (βΔt/σ_s)·ε
-	next := autograd.Add(autograd.Scale(x, 1+0.5*beta*dt), autograd.Scale(eps, -beta*dt/r.VP.SigmaS(s)))
+	c := tensor.EMCoeffs{X: 1 + 0.5*beta*dt, Eps: -beta * dt / r.VP.SigmaS(s), U: dt, Noise: math.Sqrt(beta * dt), KL: dt / (2 * beta)}
+	var next *autograd.Var
 	if r.Control != nil {
 		u := r.Control.Forward(x, sv)
-		next = autograd.Add(next, autograd.Scale(u, dt))
-		kl = autograd.Add(kl, autograd.Scale(autograd.Sum(autograd.Square(u), 1, false), dt/(2*beta)))
+		next, kl = autograd.EulerMaruyamaStep(x, eps, u, kl, c, seed, draw+uint64(k))
+	} else {
+		next, _ = autograd.EulerMaruyamaStep(x, eps, nil, nil, c, seed, draw+uint64(k))
 	}
 	if r.Guidance != nil {
 		next = autograd.Add(next, autograd.Scale(r.Guidance(x, k), dt))
 	}
-	xi := tensor.RandNormal(x.Value.Backend(), x.Value.DType(), seed, draw+uint64(k), x.Shape()...)
-	next = autograd.Add(next, autograd.Const(tensor.Scale(xi, math.Sqrt(beta*dt))))
 	return next, kl
 }
