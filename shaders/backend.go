@@ -83,7 +83,7 @@ func OpenWith(o Options) (_ *Backend, err error) {
 	if b.pipes, err = newPipelines(b.dev); err != nil {
 		return nil, err
 	}
-	b.sets = newDescriptors(b.dev)
+	b.sets = newDescriptors(b.dev, b.mem)
 	if b.rec, err = newRecorder(b.dev); err != nil {
 		return nil, err
 	}

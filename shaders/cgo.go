@@ -101,8 +101,11 @@ func (h hot) fenceStatus(fence handle) C.dt_VkResult { return C.dt_fence_status(
 func (h hot) resetFence(fence handle) C.dt_VkResult  { return C.dt_reset_fence(h.d, fence) }
 
 // writeSet points bindings 0..len(bufs)-1 of set at the given buffer ranges.
-func (h hot) writeSet(set handle, bufs []handle, offs, ranges []uint64) {
-	C.dt_write_set(h.d, set, C.uint32_t(len(bufs)), &bufs[0], (*C.uint64_t)(unsafe.Pointer(&offs[0])), (*C.uint64_t)(unsafe.Pointer(&ranges[0])))
+// writeSet points binding i of set at bufs[i] (offs[i], ranges[i]), or at
+// the texel buffer view views[i] for the bindings whose bit is set in texels.
+func (h hot) writeSet(set handle, bufs []handle, offs, ranges []uint64, views []handle, texels uint32) {
+	C.dt_write_set(h.d, set, C.uint32_t(len(bufs)), &bufs[0], (*C.uint64_t)(unsafe.Pointer(&offs[0])), (*C.uint64_t)(unsafe.Pointer(&ranges[0])),
+		&views[0], C.uint32_t(texels))
 }
 
 // The debug messenger reports through goVulkanMessage to the sink whose id
@@ -256,9 +259,11 @@ func createDevice(gipa, instance, phys unsafe.Pointer, family int) (unsafe.Point
 	return dev, int32(r)
 }
 
-func (h hot) createSetLayout(bindings int) (handle, error) {
+// createSetLayout makes a set layout of storage buffers, except for the
+// bindings whose bit is set in texels: uniform texel buffers.
+func (h hot) createSetLayout(bindings int, texels uint32) (handle, error) {
 	var l handle
-	return l, vkError(int32(C.dt_create_set_layout(h.d, C.uint32_t(bindings), &l)))
+	return l, vkError(int32(C.dt_create_set_layout(h.d, C.uint32_t(bindings), C.uint32_t(texels), &l)))
 }
 
 func (h hot) createPipelineLayout(set handle, pushBytes int) (handle, error) {
@@ -266,9 +271,9 @@ func (h hot) createPipelineLayout(set handle, pushBytes int) (handle, error) {
 	return l, vkError(int32(C.dt_create_pipeline_layout(h.d, set, C.uint32_t(pushBytes), &l)))
 }
 
-func (h hot) createDescriptorPool(maxSets, descriptors int) (handle, error) {
+func (h hot) createDescriptorPool(maxSets, storage, texels int) (handle, error) {
 	var p handle
-	return p, vkError(int32(C.dt_create_descriptor_pool(h.d, C.uint32_t(maxSets), C.uint32_t(descriptors), &p)))
+	return p, vkError(int32(C.dt_create_descriptor_pool(h.d, C.uint32_t(maxSets), C.uint32_t(storage), C.uint32_t(texels), &p)))
 }
 
 func (h hot) allocateSet(pool, layout handle) (handle, error) {

@@ -22,12 +22,14 @@ const (
 )
 
 type setKey struct {
-	n   int
-	buf [maxBindings]handle
+	n      int
+	texels uint32 // the layout's texel bindings: the same buffers make another set
+	buf    [maxBindings]handle
 }
 
 type descriptors struct {
 	dev   *device
+	mem   *pool // for the texel views of buffers
 	pools []handle
 	inCur int // sets allocated from the last pool
 	sets  map[setKey]handle
@@ -36,14 +38,18 @@ type descriptors struct {
 	maxRange uint64
 }
 
-func newDescriptors(d *device) *descriptors {
-	return &descriptors{dev: d, sets: map[setKey]handle{}, maxRange: uint64(d.phys.limits.MaxStorageBufferRange)}
+func newDescriptors(d *device, mem *pool) *descriptors {
+	return &descriptors{dev: d, mem: mem, sets: map[setKey]handle{}, maxRange: uint64(d.phys.limits.MaxStorageBufferRange)}
 }
 
 func (c *descriptors) full() bool { return len(c.sets) >= maxSets }
 
 func (c *descriptors) newPool() error {
-	p, err := c.dev.hot.createDescriptorPool(setsPerPool, setsPerPool*maxBindings)
+	texels := 0
+	if c.mem.texels {
+		texels = setsPerPool * maxBindings
+	}
+	p, err := c.dev.hot.createDescriptorPool(setsPerPool, setsPerPool*maxBindings, texels)
 	if err != nil {
 		return fmt.Errorf("vkCreateDescriptorPool: %w", err)
 	}
@@ -52,14 +58,26 @@ func (c *descriptors) newPool() error {
 	return nil
 }
 
-// get returns a set of layout l whose binding i is slots[i].
+// get returns a set of layout l whose binding i is slots[i] (its texel
+// view for the texel bindings of l).
 func (c *descriptors) get(l *layout, slots []*slot) (handle, error) {
-	key := setKey{n: len(slots)}
+	key := setKey{n: len(slots), texels: l.texels}
 	for i, s := range slots {
 		key.buf[i] = s.h
 	}
 	if s, ok := c.sets[key]; ok {
 		return s, nil
+	}
+	var bufs, views [maxBindings]handle
+	var offs, ranges [maxBindings]uint64
+	for i, s := range slots {
+		bufs[i], ranges[i] = s.h, min(s.size, c.maxRange)
+		if l.texels>>i&1 != 0 {
+			var err error
+			if views[i], err = c.mem.view(s); err != nil {
+				return 0, err
+			}
+		}
 	}
 	if len(c.pools) == 0 || c.inCur == setsPerPool {
 		if err := c.newPool(); err != nil {
@@ -71,12 +89,7 @@ func (c *descriptors) get(l *layout, slots []*slot) (handle, error) {
 		return 0, fmt.Errorf("vkAllocateDescriptorSets: %w", err)
 	}
 	c.inCur++
-	var bufs [maxBindings]handle
-	var offs, ranges [maxBindings]uint64
-	for i, s := range slots {
-		bufs[i], ranges[i] = s.h, min(s.size, c.maxRange)
-	}
-	c.dev.hot.writeSet(h, bufs[:len(slots)], offs[:len(slots)], ranges[:len(slots)])
+	c.dev.hot.writeSet(h, bufs[:len(slots)], offs[:len(slots)], ranges[:len(slots)], views[:len(slots)], l.texels)
 	c.sets[key] = h
 	return h, nil
 }

@@ -149,6 +149,9 @@ type device struct {
 	queue vk.Queue
 	hot   hot
 	isCPU bool
+	// texelViews: R32G32B32A32_SFLOAT uniform texel buffers are supported
+	// (mandatory in Vulkan; checked all the same).
+	texelViews bool
 }
 
 func newDevice(in *instance, want string) (*device, error) {
@@ -175,7 +178,11 @@ func newDevice(in *instance, want string) (*device, error) {
 		vk.DestroyDevice(dev, nil)
 		return nil, fmt.Errorf("%v: %w", p, err)
 	}
-	return &device{phys: p, dev: dev, queue: q, hot: h, isCPU: p.props.DeviceType == vk.PhysicalDeviceTypeCpu}, nil
+	var fp vk.FormatProperties
+	vk.GetPhysicalDeviceFormatProperties(p.dev, vk.FormatR32g32b32a32Sfloat, &fp)
+	fp.Deref()
+	texels := fp.BufferFeatures&vk.FormatFeatureFlags(vk.FormatFeatureUniformTexelBufferBit) != 0
+	return &device{phys: p, dev: dev, queue: q, hot: h, isCPU: p.props.DeviceType == vk.PhysicalDeviceTypeCpu, texelViews: texels}, nil
 }
 
 func (d *device) destroy() {

@@ -66,6 +66,7 @@ type slot struct {
 	slab   *slab // shared slab, or a dedicated one for large buffers
 	offset uint64
 	host   unsafe.Pointer // mapped address, or nil
+	view   vk.BufferView  // R32G32B32A32_SFLOAT view of the whole buffer (pool.view), or nil
 
 	lastUse   uint64 // sequence number of the last batch that used it
 	lastWrite uint64 // of the last batch that wrote it
@@ -93,14 +94,24 @@ type pool struct {
 
 	live     uint64 // bytes handed out and not yet returned
 	reserved uint64 // bytes of device memory allocated
+
+	// texels: buffers are created for use as uniform texel buffers too, and
+	// view makes their views (of at most maxTexels elements of 16 bytes).
+	texels    bool
+	maxTexels uint64
 }
 
 var errOutOfMemory = errors.New("out of device memory")
 
 const usageAll = vk.BufferUsageFlags(vk.BufferUsageStorageBufferBit | vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit)
 
+// newPool makes the memory pool of d. On CPU implementations that support
+// them, buffers can also be read as uniform texel buffers (the matmul of
+// lavapipe does: its texel fetches are vector gathers, its storage-buffer
+// loads a loop over the lanes).
 func newPool(d *device, staged bool) (*pool, error) {
-	p := &pool{dev: d, free: map[classKey][]*slot{}}
+	p := &pool{dev: d, free: map[classKey][]*slot{}, texels: d.isCPU && d.texelViews,
+		maxTexels: uint64(d.phys.limits.MaxTexelBufferElements)}
 	// Buffers of one usage share memoryTypeBits and alignment whatever
 	// their size (the spec guarantees it), so one probe tells both.
 	probe, err := p.createBuffer(minClass)
@@ -175,11 +186,57 @@ func newPool(d *device, staged bool) (*pool, error) {
 // needed.
 func (p *pool) unified() bool { return p.types[kindDevice].mapped }
 
+func (p *pool) usage() vk.BufferUsageFlags {
+	if p.texels {
+		return usageAll | vk.BufferUsageFlags(vk.BufferUsageUniformTexelBufferBit)
+	}
+	return usageAll
+}
+
+// viewable reports whether s can be read through a texel view.
+func (p *pool) viewable(s *slot) bool { return p.texels && s.size/16 <= p.maxTexels }
+
+// view returns the R32G32B32A32_SFLOAT texel view of the whole of s,
+// creating it on first use; it lives as long as the buffer. Texel i is
+// floats 4i to 4i+3.
+func (p *pool) view(s *slot) (handle, error) {
+	if s.view != nil {
+		return h64(s.view), nil
+	}
+	if !p.viewable(s) {
+		return 0, fmt.Errorf("a buffer of %d bytes cannot be read as a texel buffer on %s", s.size, p.dev.phys.name())
+	}
+	info := &vk.BufferViewCreateInfo{
+		SType:  vk.StructureTypeBufferViewCreateInfo,
+		Buffer: s.buf,
+		Format: vk.FormatR32g32b32a32Sfloat,
+		Offset: 0,
+		Range:  vk.DeviceSize(s.size),
+	}
+	var v vk.BufferView
+	r := vk.CreateBufferView(p.dev.dev, info, nil, &v)
+	info.Free()
+	if err := check(r, "vkCreateBufferView"); err != nil {
+		return 0, err
+	}
+	s.view = v
+	return h64(v), nil
+}
+
+// destroyBuffer destroys the buffer of s and its view.
+func (p *pool) destroyBuffer(s *slot) {
+	if s.view != nil {
+		vk.DestroyBufferView(p.dev.dev, s.view, nil)
+		s.view = nil
+	}
+	vk.DestroyBuffer(p.dev.dev, s.buf, nil)
+}
+
 func (p *pool) createBuffer(size uint64) (vk.Buffer, error) {
 	info := &vk.BufferCreateInfo{
 		SType:       vk.StructureTypeBufferCreateInfo,
 		Size:        vk.DeviceSize(size),
-		Usage:       usageAll,
+		Usage:       p.usage(),
 		SharingMode: vk.SharingModeExclusive,
 	}
 	var buf vk.Buffer
@@ -293,7 +350,7 @@ func (p *pool) trim() {
 			continue
 		}
 		for _, s := range list {
-			vk.DestroyBuffer(p.dev.dev, s.buf, nil)
+			p.destroyBuffer(s)
 			p.freeMemory(s.slab)
 			dead[s] = true
 		}
@@ -311,7 +368,7 @@ func (p *pool) trim() {
 // destroy frees every buffer and all memory. The GPU must be idle.
 func (p *pool) destroy() {
 	for _, s := range p.slots {
-		vk.DestroyBuffer(p.dev.dev, s.buf, nil)
+		p.destroyBuffer(s)
 		if s.size > smallMax {
 			p.freeMemory(s.slab)
 		}

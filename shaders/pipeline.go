@@ -15,12 +15,16 @@ import (
 //go:embed spv/*.spv
 var spirv embed.FS
 
-// kernel is one SPIR-V compute shader: its storage-buffer bindings (0 to
+// kernel is one SPIR-V compute shader: its buffer bindings (0 to
 // bindings-1, all in set 0) and the size of its push constants in words.
+// Bindings are storage buffers, except those whose bit is set in texels:
+// uniform texel buffers (an R32G32B32A32_SFLOAT view of the whole buffer,
+// see pool.view), which CPU implementations read with vector gathers.
 type kernel struct {
 	name     string
 	bindings int
 	push     int
+	texels   uint32
 }
 
 // maxSpec is the most specialization constants a kernel takes (constant_id
@@ -40,29 +44,38 @@ type pipeline struct {
 	layout *layout
 }
 
-// layout is the pipeline layout shared by kernels with the same number of
-// bindings and push-constant size.
+// layout is the pipeline layout shared by kernels with the same bindings
+// and push-constant size.
 type layout struct {
 	bindings int
+	texels   uint32 // bindings that are texel buffers
 	set      handle // VkDescriptorSetLayout
 	h        handle // VkPipelineLayout
 }
 
-type layoutKey struct{ bindings, push int }
+type layoutKey struct {
+	bindings, push int
+	texels         uint32
+}
+
+type setLayoutKey struct {
+	bindings int
+	texels   uint32
+}
 
 // pipelines creates shader modules, layouts and pipelines once and keeps
 // them until destroy.
 type pipelines struct {
 	dev     *device
 	modules map[*kernel]vk.ShaderModule
-	setLays map[int]handle
+	setLays map[setLayoutKey]handle
 	layouts map[layoutKey]*layout
 	pipes   map[pipeKey]*pipeline
 	cache   vk.PipelineCache
 }
 
 func newPipelines(d *device) (*pipelines, error) {
-	p := &pipelines{dev: d, modules: map[*kernel]vk.ShaderModule{}, setLays: map[int]handle{},
+	p := &pipelines{dev: d, modules: map[*kernel]vk.ShaderModule{}, setLays: map[setLayoutKey]handle{},
 		layouts: map[layoutKey]*layout{}, pipes: map[pipeKey]*pipeline{}}
 	info := &vk.PipelineCacheCreateInfo{SType: vk.StructureTypePipelineCacheCreateInfo}
 	var c vk.PipelineCache
@@ -114,27 +127,27 @@ func (p *pipelines) module(k *kernel) (vk.ShaderModule, error) {
 	return m, nil
 }
 
-func (p *pipelines) setLayout(bindings int) (handle, error) {
-	if l, ok := p.setLays[bindings]; ok {
+func (p *pipelines) setLayout(key setLayoutKey) (handle, error) {
+	if l, ok := p.setLays[key]; ok {
 		return l, nil
 	}
-	l, err := p.dev.hot.createSetLayout(bindings)
+	l, err := p.dev.hot.createSetLayout(key.bindings, key.texels)
 	if err != nil {
 		return 0, fmt.Errorf("vkCreateDescriptorSetLayout: %w", err)
 	}
-	p.setLays[bindings] = l
+	p.setLays[key] = l
 	return l, nil
 }
 
 func (p *pipelines) layout(k *kernel) (*layout, error) {
-	key := layoutKey{k.bindings, k.push}
+	key := layoutKey{k.bindings, k.push, k.texels}
 	if l, ok := p.layouts[key]; ok {
 		return l, nil
 	}
 	if lim := p.dev.phys.limits.MaxPushConstantsSize; uint32(4*k.push) > lim {
 		return nil, fmt.Errorf("kernel %s needs %d bytes of push constants, the device allows %d", k.name, 4*k.push, lim)
 	}
-	sl, err := p.setLayout(k.bindings)
+	sl, err := p.setLayout(setLayoutKey{k.bindings, k.texels})
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +155,7 @@ func (p *pipelines) layout(k *kernel) (*layout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vkCreatePipelineLayout: %w", err)
 	}
-	l := &layout{bindings: k.bindings, set: sl, h: pl}
+	l := &layout{bindings: k.bindings, texels: k.texels, set: sl, h: pl}
 	p.layouts[key] = l
 	return l, nil
 }

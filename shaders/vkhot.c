@@ -123,26 +123,34 @@ dt_VkResult dt_fence_status(dt_device* d, dt_handle fence) { return d->getFenceS
 
 dt_VkResult dt_reset_fence(dt_device* d, dt_handle fence) { return d->resetFences(d->device, 1, &fence); }
 
+// dt_write_set points binding i of set at buffer bufs[i] (offset, range), or
+// for the bindings whose bit is set in texels, at the texel buffer view
+// views[i].
 void dt_write_set(dt_device* d, dt_handle set, uint32_t n, const dt_handle* bufs,
-	const uint64_t* offs, const uint64_t* ranges) {
+	const uint64_t* offs, const uint64_t* ranges, const dt_handle* views, uint32_t texels) {
 	dt_VkDescriptorBufferInfo infos[16];
-	dt_VkWriteDescriptorSet write;
+	dt_VkWriteDescriptorSet writes[16];
 	if (n > 16) {
 		n = 16;
 	}
+	memset(writes, 0, sizeof writes);
 	for (uint32_t i = 0; i < n; i++) {
-		infos[i].buffer = bufs[i];
-		infos[i].offset = offs[i];
-		infos[i].range = ranges[i];
+		writes[i].sType = DT_STYPE_WRITE_DESCRIPTOR_SET;
+		writes[i].dstSet = set;
+		writes[i].dstBinding = i;
+		writes[i].descriptorCount = 1;
+		if ((texels >> i) & 1u) {
+			writes[i].descriptorType = DT_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+			writes[i].pTexelBufferView = &views[i];
+		} else {
+			infos[i].buffer = bufs[i];
+			infos[i].offset = offs[i];
+			infos[i].range = ranges[i];
+			writes[i].descriptorType = DT_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+			writes[i].pBufferInfo = &infos[i];
+		}
 	}
-	memset(&write, 0, sizeof write);
-	write.sType = DT_STYPE_WRITE_DESCRIPTOR_SET;
-	write.dstSet = set;
-	write.dstBinding = 0;
-	write.descriptorCount = n; // consecutive bindings of one type are written in one go
-	write.descriptorType = DT_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-	write.pBufferInfo = infos;
-	d->updateDescriptorSets(d->device, 1, &write, 0, NULL);
+	d->updateDescriptorSets(d->device, n, writes, 0, NULL);
 }
 
 static uint32_t dt_debug_callback(dt_VkFlags severity, dt_VkFlags types,

@@ -102,6 +102,7 @@ enum {
 	DT_STYPE_MEMORY_BARRIER = 46,
 	DT_STYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT = 1000128004,
 	DT_DESCRIPTOR_TYPE_STORAGE_BUFFER = 7,
+	DT_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER = 4,
 	DT_PIPELINE_BIND_POINT_COMPUTE = 1,
 	DT_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT = 1,
 	DT_SHADER_STAGE_COMPUTE_BIT = 0x20,
@@ -381,7 +382,7 @@ dt_VkResult dt_wait(dt_device* d, dt_handle fence, uint64_t timeout);
 dt_VkResult dt_fence_status(dt_device* d, dt_handle fence);
 dt_VkResult dt_reset_fence(dt_device* d, dt_handle fence);
 void dt_write_set(dt_device* d, dt_handle set, uint32_t n, const dt_handle* bufs,
-	const uint64_t* offs, const uint64_t* ranges);
+	const uint64_t* offs, const uint64_t* ranges, const dt_handle* views, uint32_t texels);
 
 // Setup (vksetup.c).
 int dt_has_layer(void* gipa, const char* name);
@@ -390,9 +391,9 @@ dt_VkResult dt_create_instance(void* gipa, uint32_t apiVersion, const char* laye
 int dt_compute_queue_family(void* gipa, void* instance, void* phys);
 int dt_subgroup(void* gipa, void* instance, void* phys, uint32_t* size, uint32_t* stages, uint32_t* ops);
 dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t family, void** device);
-dt_VkResult dt_create_set_layout(dt_device* d, uint32_t bindings, dt_handle* layout);
+dt_VkResult dt_create_set_layout(dt_device* d, uint32_t bindings, uint32_t texels, dt_handle* layout);
 dt_VkResult dt_create_pipeline_layout(dt_device* d, dt_handle setLayout, uint32_t pushBytes, dt_handle* layout);
-dt_VkResult dt_create_descriptor_pool(dt_device* d, uint32_t maxSets, uint32_t descriptors, dt_handle* pool);
+dt_VkResult dt_create_descriptor_pool(dt_device* d, uint32_t maxSets, uint32_t storage, uint32_t texels, dt_handle* pool);
 dt_VkResult dt_allocate_set(dt_device* d, dt_handle pool, dt_handle layout, dt_handle* set);
 dt_VkResult dt_create_compute_pipeline(dt_device* d, dt_handle cache, dt_handle module, dt_handle layout,
 	const uint32_t* spec, uint32_t nspec, dt_handle* pipeline);

@@ -139,14 +139,16 @@ dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t fa
 	return f(phys, &info, NULL, device);
 }
 
-dt_VkResult dt_create_set_layout(dt_device* d, uint32_t bindings, dt_handle* layout) {
+// dt_create_set_layout makes bindings 0 .. bindings-1 storage buffers, except
+// those whose bit is set in texels: uniform texel buffers.
+dt_VkResult dt_create_set_layout(dt_device* d, uint32_t bindings, uint32_t texels, dt_handle* layout) {
 	dt_VkDescriptorSetLayoutBinding b[16];
 	if (bindings > 16) {
 		return -3;
 	}
 	for (uint32_t i = 0; i < bindings; i++) {
 		b[i].binding = i;
-		b[i].descriptorType = DT_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+		b[i].descriptorType = (texels >> i) & 1u ? DT_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : DT_DESCRIPTOR_TYPE_STORAGE_BUFFER;
 		b[i].descriptorCount = 1;
 		b[i].stageFlags = DT_SHADER_STAGE_COMPUTE_BIT;
 		b[i].pImmutableSamplers = NULL;
@@ -162,9 +164,9 @@ dt_VkResult dt_create_pipeline_layout(dt_device* d, dt_handle setLayout, uint32_
 	return d->createPipelineLayout(d->device, &info, NULL, layout);
 }
 
-dt_VkResult dt_create_descriptor_pool(dt_device* d, uint32_t maxSets, uint32_t descriptors, dt_handle* pool) {
-	dt_VkDescriptorPoolSize size = {DT_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptors};
-	dt_VkDescriptorPoolCreateInfo info = {DT_STYPE_DESCRIPTOR_POOL_CREATE_INFO, NULL, 0, maxSets, 1, &size};
+dt_VkResult dt_create_descriptor_pool(dt_device* d, uint32_t maxSets, uint32_t storage, uint32_t texels, dt_handle* pool) {
+	dt_VkDescriptorPoolSize sizes[2] = {{DT_DESCRIPTOR_TYPE_STORAGE_BUFFER, storage}, {DT_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, texels}};
+	dt_VkDescriptorPoolCreateInfo info = {DT_STYPE_DESCRIPTOR_POOL_CREATE_INFO, NULL, 0, maxSets, texels > 0 ? 2u : 1u, sizes};
 	return d->createDescriptorPool(d->device, &info, NULL, pool);
 }
 
