@@ -6,12 +6,13 @@ import (
 	"github.com/difftune/difftune/tensor"
 )
 
-// kMatMul (glsl/matmul.comp) and its lanes build kMatMulLanes. Bindings:
-// dst, a, b, bias, deriv. Push constants: M, N, K, aOff, bOff, dOff,
-// biasOff, derivOff, lda, ldb, aBatch, bBatch, batchBase, flags.
+// kMatMul (glsl/matmul.comp) and its lanes build kMatMulLanes, which reads
+// a and b through texel views. Bindings: dst, a, b, bias, deriv. Push
+// constants: M, N, K, aOff, bOff, dOff, biasOff, derivOff, lda, ldb,
+// aBatch, bBatch, batchBase, flags.
 var (
 	kMatMul      = &kernel{name: "matmul", bindings: 5, push: 14}
-	kMatMulLanes = &kernel{name: "matmul_lanes", bindings: 5, push: 14}
+	kMatMulLanes = &kernel{name: "matmul_lanes", bindings: 5, push: 14, texels: 1<<1 | 1<<2}
 )
 
 // tiles is one tiling of the matmul kernel: a workgroup computes bm×bn of
@@ -20,7 +21,7 @@ var (
 type tiles struct {
 	bm, bn, bk, tm, tn uint32
 	shmem              bool // stage slices in shared memory (else registers only)
-	lanes              bool // the lanes build: one subgroup per workgroup
+	lanes              bool // the lanes build: one subgroup per workgroup, texel views
 }
 
 func (t tiles) invocations() uint32 { return (t.bm / t.tm) * (t.bn / t.tn) }
@@ -29,23 +30,34 @@ func (t tiles) invocations() uint32 { return (t.bm / t.tm) * (t.bn / t.tn) }
 // small where large tiles would leave the device idle.
 type matmulConfig struct {
 	large, small tiles
+	// regs replaces a lanes tiling for operands that no texel view can
+	// cover (buffers past maxTexelBufferElements).
+	regs tiles
 }
 
 func defaultMatmulConfig(d *device) matmulConfig {
 	if d.isCPU {
-		// lavapipe: no shared memory (barriers are thread syncs). Best
-		// where subgroup shuffles exist: a workgroup of one subgroup sharing
-		// 32 rows, 2 columns per lane; else 8×8 blocks per invocation with
-		// vec4 loads.
-		const shuffle, compute = 0x10, 0x20
-		if s := d.phys.sub; s.ok && s.ops&shuffle != 0 && s.stages&compute != 0 && s.size >= 4 && s.size <= 64 {
-			t := tiles{bm: 32, bn: 2 * s.size, bk: 1, tm: 32, tn: 2, lanes: true}
-			return matmulConfig{large: t, small: t}
-		}
-		t := tiles{bm: 64, bn: 64, bk: 4, tm: 8, tn: 8}
-		return matmulConfig{large: t, small: t}
+		return cpuMatmulConfig(d, 8, 4)
 	}
 	return gpuMatmulConfig(d)
+}
+
+// cpuMatmulConfig is the tiling for CPU implementations (lavapipe, device
+// type CPU), where invocations are the SIMD lanes of one thread and
+// workgroups are spread over threads: no shared memory (a barrier is a
+// thread switch), and operands read through texel views (a fetch is a
+// vector gather; a storage-buffer load is a loop over the lanes, which
+// costs several times more). Where subgroup shuffles and texel views
+// exist, a workgroup is one subgroup sharing tm rows, tn columns per lane
+// (the lanes build); else 8×8 blocks per invocation with vec4 loads.
+func cpuMatmulConfig(d *device, tm, tn uint32) matmulConfig {
+	regs := tiles{bm: 64, bn: 64, bk: 4, tm: 8, tn: 8}
+	const shuffle, compute = 0x10, 0x20
+	if s := d.phys.sub; d.texelViews && s.ok && s.ops&shuffle != 0 && s.stages&compute != 0 && s.size >= 4 && s.size <= 64 {
+		t := tiles{bm: tm, bn: tn * s.size, bk: 1, tm: tm, tn: tn, lanes: true}
+		return matmulConfig{large: t, small: t, regs: regs}
+	}
+	return matmulConfig{large: regs, small: regs, regs: regs}
 }
 
 func gpuMatmulConfig(d *device) matmulConfig {
@@ -101,8 +113,8 @@ func (b *Backend) matmul(cfg matmulConfig, dst, a, x *tensor.Tensor, transA, tra
 	if batch*m*n == 0 {
 		return
 	}
-	dSlot := b.slotOf(dst)
-	bind := []access{{dSlot, true}, {b.slotOf(a), false}, {b.slotOf(x), false}, {dSlot, false}, {dSlot, false}}
+	dSlot, aSlot, xSlot := b.slotOf(dst), b.slotOf(a), b.slotOf(x)
+	bind := []access{{dSlot, true}, {aSlot, false}, {xSlot, false}, {dSlot, false}, {dSlot, false}}
 	var flags uint32
 	push := make([]uint32, 14)
 	if bias != nil {
@@ -127,6 +139,9 @@ func (b *Backend) matmul(cfg matmulConfig, dst, a, x *tensor.Tensor, transA, tra
 	push[8], push[9], push[10], push[11] = u32(as[1]), u32(xs[1]), u32(as[0]), u32(xs[0])
 	push[13] = flags
 	t := cfg.pick(batch, m, n)
+	if t.lanes && !(b.mem.viewable(aSlot) && b.mem.viewable(xSlot)) {
+		t = cfg.regs
+	}
 	spec := []uint32{t.bm, t.bn, t.bk, t.tm, t.tn, b2u(transA), b2u(transB), uint32(act), b2u(t.shmem), t.invocations()}
 	gx := uint32((n + int(t.bn) - 1) / int(t.bn))
 	gy := uint32((m + int(t.bm) - 1) / int(t.bm))

@@ -50,7 +50,10 @@ func TestMatMulTilings(t *testing.T) {
 		"gpu small": {large: gpu.small, small: gpu.small},
 	}
 	type shape struct{ batch, m, n, k, offA, offB int }
-	shapes := []shape{{1, 64, 64, 64, 0, 0}, {2, 130, 67, 33, 0, 0}, {1, 5, 129, 7, 1, 3}, {3, 17, 8, 300, 4, 0}, {1, 1, 1, 1, 0, 0}}
+	// {2, 40, 96, 100, 4, 8}: whole aligned tiles of the CPU tiling (vec4
+	// fetches) with a k tail, a batch and offsets.
+	shapes := []shape{{1, 64, 64, 64, 0, 0}, {2, 130, 67, 33, 0, 0}, {1, 5, 129, 7, 1, 3}, {3, 17, 8, 300, 4, 0}, {1, 1, 1, 1, 0, 0},
+		{2, 40, 96, 100, 4, 8}}
 	for name, cfg := range configs {
 		for _, s := range shapes {
 			for _, ta := range []bool{false, true} {
@@ -89,6 +92,30 @@ func TestMatMulTilings(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMatMulWithoutTexelViews checks the fallback of the CPU tiling for
+// operands that no texel view can cover (buffers past
+// maxTexelBufferElements), by pretending that views hold nothing.
+func TestMatMulWithoutTexelViews(t *testing.T) {
+	b := testBackend(t)
+	if !b.mem.texels {
+		t.Skip("texel views are not used on this device")
+	}
+	b.mu.Lock()
+	saved := b.mem.maxTexels
+	b.mem.maxTexels = 0
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.mem.maxTexels = saved
+		b.mu.Unlock()
+	}()
+	const m, n, k = 40, 96, 100
+	av, bv := randn(1, m*k), randn(2, k*n)
+	want := tensor.MatMul(tensor.FromFloat32(tensor.CPUReference(), av, m, k), tensor.FromFloat32(tensor.CPUReference(), bv, k, n))
+	got := tensor.MatMul(tensor.FromFloat32(b, av, m, k), tensor.FromFloat32(b, bv, k, n))
+	closeTo(t, "matmul without texel views", got.Float32s(), want.Float32s(), 1e-5*math.Sqrt(k+1))
 }
 
 // TestStaged runs the suite with tensor memory kept unmapped, so that
