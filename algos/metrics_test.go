@@ -15,6 +15,16 @@ func TestNumberJSON(t *testing.T) {
 	if string(b) != `{"a":1.5,"inf":null,"nan":null}` {
 		t.Fatalf("got %s", b)
 	}
+	var back map[string]Number
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back["a"] != 1.5 || !math.IsNaN(float64(back["nan"])) || !math.IsNaN(float64(back["inf"])) {
+		t.Errorf("read back %v", back)
+	}
+	if err := json.Unmarshal([]byte(`{"a":"x"}`), &back); err == nil {
+		t.Error("a string read as a Number")
+	}
 }
 
 func TestSelfNormalizedTiltGaussian(t *testing.T) {

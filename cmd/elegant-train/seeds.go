@@ -1,10 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,16 +45,25 @@ func runTFBind8Seeds(o options, b tensor.Backend, stdout, stderr io.Writer) erro
 	for _, seed := range o.tf.seeds {
 		one := o
 		one.seed, one.out = seed, filepath.Join(o.out, fmt.Sprintf("seed%d", seed))
-		fmt.Fprintf(stdout, "== seed %d → %s\n", seed, one.out)
-		res, err := runTFBind8Once(one, b, stdout, stderr)
-		if err != nil {
+		sum, seedRuns, err := finishedSeed(one.out, one.tfbind8Config(), b.Name())
+		switch {
+		case err != nil:
 			return fmt.Errorf("seed %d: %w", seed, err)
+		case sum != nil:
+			fmt.Fprintf(stdout, "== seed %d: reusing the finished run in %s\n", seed, one.out)
+		default:
+			fmt.Fprintf(stdout, "== seed %d → %s\n", seed, one.out)
+			res, err := runTFBind8Once(one, b, stdout, stderr)
+			if err != nil {
+				return fmt.Errorf("seed %d: %w", seed, err)
+			}
+			sum, seedRuns = &res.Summary, res.Runs
 		}
-		sums, runs = append(sums, res.Summary), res.Runs
+		sums, runs = append(sums, *sum), seedRuns
 		if o.tf.alphas == nil {
 			// The grid comes from r̂'s spread on the first seed's samples:
 			// every seed then runs the same α.
-			for _, e := range res.Summary.Sweep {
+			for _, e := range sum.Sweep {
 				o.tf.alphas = append(o.tf.alphas, e.Alpha)
 			}
 		}
@@ -68,6 +82,57 @@ func runTFBind8Seeds(o options, b tensor.Backend, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "\nover seeds %v (mean ± sd):\n%s", o.tf.seeds, table)
 	fmt.Fprintf(stdout, "wrote %s/{summary.json,results.md} and one directory per seed\n", strings.TrimRight(o.out, "/"))
 	return nil
+}
+
+// finishedSeed returns the summary and run names of a finished run of cfg
+// on device in dir (nil if dir holds none): a multi-seed run that stopped
+// resumes at its first unfinished seed. A run counts as finished when its
+// summary.json (written last, atomically) exists and its config.json is
+// this configuration's.
+func finishedSeed(dir string, cfg algos.TFBind8Config, device string) (*algos.TFBind8Summary, []string, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	var old, want map[string]any
+	oldRaw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err == nil {
+		err = json.Unmarshal(oldRaw, &old)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s has a summary.json but no readable config.json (%v): remove the directory to run it again", dir, err)
+	}
+	cur, _ := json.Marshal(cfg)
+	if err := json.Unmarshal(cur, &want); err != nil {
+		return nil, nil, err
+	}
+	want["device"] = device
+	delete(old, "started")
+	if !reflect.DeepEqual(old, want) {
+		return nil, nil, nil // another configuration: run again
+	}
+	var sum algos.TFBind8Summary
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		return nil, nil, fmt.Errorf("%s/summary.json: %v: remove the directory to run it again", dir, err)
+	}
+	runs := []string{"pretrained"}
+	for _, e := range sum.Sweep {
+		if _, ok := e.Methods[string(algos.Elegant)]; ok {
+			name := string(algos.Elegant)
+			if e.Alpha != sum.Alpha {
+				name = fmt.Sprintf("%s_a%g", algos.Elegant, e.Alpha)
+			}
+			runs = append(runs, name)
+		}
+	}
+	for _, m := range algos.TFBind8Methods {
+		if _, ok := sum.Methods[string(m)]; ok && m != algos.Elegant {
+			runs = append(runs, string(m))
+		}
+	}
+	return &sum, runs, nil
 }
 
 // Spread is a number over seeds: its mean and sample standard deviation
@@ -234,5 +299,54 @@ func seedsMarkdown(agg SeedsSummary, cfg algos.TFBind8Config, table string) stri
 	}
 	b.WriteString("\n## Runs\n\n")
 	b.WriteString(table)
+	b.WriteString(seedsFindings(agg))
+	return b.String()
+}
+
+// seedsFindings compares ELEGANT at the first α with every baseline on y,
+// KL and diversity, and shows how far r̂ runs from y on x_T and on the
+// decoded sequence, all from the numbers over seeds. A difference counts
+// when it exceeds the sum of the two standard deviations.
+func seedsFindings(agg SeedsSummary) string {
+	el, ok := agg.Metrics[string(algos.Elegant)]
+	if !ok {
+		return ""
+	}
+	compare := func(a, e Spread) string {
+		switch {
+		case a.Finite < len(a.Values):
+			return fmt.Sprintf("not finite in %d of %d seeds", len(a.Values)-a.Finite, len(a.Values))
+		case math.Abs(float64(a.Mean-e.Mean)) <= float64(a.SD+e.SD):
+			return num(a.Mean) + ", within the seeds' spread of ELEGANT's"
+		case a.Mean > e.Mean:
+			return num(a.Mean) + ", above ELEGANT's"
+		default:
+			return num(a.Mean) + ", below ELEGANT's"
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Findings (computed from the table)\n\nELEGANT at α = %s: y %s, KL %s, diversity %s, unique %s. Each baseline against it:\n\n",
+		agg.Alphas[string(algos.Elegant)], el["reward_genuine"], el["kl"], el["diversity"], el["unique"])
+	for _, run := range agg.Runs {
+		if run == "pretrained" || strings.HasPrefix(run, string(algos.Elegant)) {
+			continue
+		}
+		m := agg.Metrics[run]
+		fmt.Fprintf(&b, "- %s: y %s; KL %s; diversity %s; unique %s.\n", run,
+			compare(m["reward_genuine"], el["reward_genuine"]), compare(m["kl"], el["kl"]),
+			compare(m["diversity"], el["diversity"]), compare(m["unique"], el["unique"]))
+	}
+	b.WriteString("\nr̂ against y (mean over seeds of r̂ − y): on x_T, and on the decoded one-hot sequence.\n\n| run | r̂(x_T) − y | r̂(decoded) − y |\n|---|---|---|\n")
+	for _, run := range agg.Runs {
+		m := agg.Metrics[run]
+		gap := func(key string) string {
+			r, y := m[key], m["reward_genuine"]
+			if r.Finite < len(r.Values) || y.Finite < len(y.Values) {
+				return "not finite"
+			}
+			return fmt.Sprintf("%+.4f", float64(r.Mean-y.Mean))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", run, gap("reward_nominal"), gap("reward_nominal_decoded"))
+	}
 	return b.String()
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/difftune/difftune/algos"
 	"github.com/difftune/difftune/tensor"
 )
 
@@ -292,7 +293,24 @@ func TestTFBind8Seeds(t *testing.T) {
 		t.Errorf("both seeds gave r̂ = %v: the seed does not reach the run", a)
 	}
 	md := string(mustRead(t, filepath.Join(out, "results.md")))
-	if !strings.Contains(md, "| elegant |") || !strings.Contains(md, " ± ") {
+	if !strings.Contains(md, "| elegant |") || !strings.Contains(md, " ± ") || !strings.Contains(md, "## Findings") {
 		t.Errorf("results.md:\n%s", md)
+	}
+	// The same command again reuses both finished seeds and writes the same
+	// aggregate; another setting runs again.
+	stdout.Reset()
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	if n := strings.Count(stdout.String(), "reusing the finished run"); n != 2 {
+		t.Errorf("rerun reused %d seeds:\n%s", n, stdout.String())
+	}
+	if again := mustRead(t, filepath.Join(out, "summary.json")); !bytes.Equal(again, raw) {
+		t.Errorf("the rerun's aggregate differs:\n%s\n%s", again, raw)
+	}
+	other := algos.DefaultTFBind8Config() // not the -quick preset
+	other.Seed = 4
+	if sum, _, err := finishedSeed(filepath.Join(out, "seed4"), other, "cpu"); err != nil || sum != nil {
+		t.Errorf("a finished run of another configuration was reused: %v, %v", sum != nil, err)
 	}
 }
