@@ -44,6 +44,7 @@ func Run(t *testing.T, b tensor.Backend, dtypes map[tensor.DType]Tolerances) {
 			t.Run("Random", s.testRandom)
 			t.Run("Adam", s.testAdam)
 			t.Run("EulerMaruyama", s.testEulerMaruyama)
+			t.Run("NormalizeRows", s.testNormalizeRows)
 		})
 	}
 }
@@ -681,4 +682,64 @@ func (s *suite) testEulerMaruyama(t *testing.T) {
 			check(t, name+" strided kl", klNext, wantKL, s.tol.Reduce)
 		}
 	}
+}
+
+// testNormalizeRows checks the row normalization against a float64
+// reference (two-pass mean and variance). Tolerances: mean within Reduce (a
+// sum over the row), y and rstd within 4·Reduce (the centred sum of squares,
+// its square root and the product), relative to 1 + |want|. Rows of length
+// 1 (y = 0, rstd = 1/√eps), 7, 33 and 1500, rank 3, a transposed view and an
+// offset view (rows sliced off a larger tensor).
+func (s *suite) testNormalizeRows(t *testing.T) {
+	const eps = 1e-5
+	ref := func(v []float64, rows int) (y, mean, rstd []float64) {
+		d := len(v) / rows
+		y, mean, rstd = make([]float64, len(v)), make([]float64, rows), make([]float64, rows)
+		for r := range rows {
+			var m, q float64
+			for _, x := range v[r*d : (r+1)*d] {
+				m += x
+			}
+			m /= float64(d)
+			for _, x := range v[r*d : (r+1)*d] {
+				q += (x - m) * (x - m)
+			}
+			rs := 1 / math.Sqrt(q/float64(d)+eps)
+			for j, x := range v[r*d : (r+1)*d] {
+				y[r*d+j] = (x - m) * rs
+			}
+			mean[r], rstd[r] = m, rs
+		}
+		return y, mean, rstd
+	}
+	run := func(name string, x *tensor.Tensor, v []float64, rows int) {
+		t.Helper()
+		y, mean, rstd := tensor.NormalizeRows(x, eps)
+		wy, wm, wr := ref(v, rows)
+		tol := 4 * s.tol.Reduce
+		check(t, name+" y", y, wy, tol)
+		check(t, name+" mean", mean, wm, s.tol.Reduce)
+		check(t, name+" rstd", rstd, wr, tol)
+		rs := append(slices.Clone(x.Shape()[:x.Rank()-1]), 1)
+		if !slices.Equal(y.Shape(), x.Shape()) || !slices.Equal(mean.Shape(), rs) || !slices.Equal(rstd.Shape(), rs) {
+			t.Fatalf("%s: shapes y %v, mean %v, rstd %v for x %v", name, y.Shape(), mean.Shape(), rstd.Shape(), x.Shape())
+		}
+	}
+	for _, shape := range [][]int{{5, 1}, {3, 7}, {4, 33}, {3, 1500}, {2, 3, 33}, {7}} {
+		v, x := s.randn(shape...)
+		// Shift and scale the rows so that the mean matters.
+		for i := range v {
+			v[i] = 3 + 2*v[i]
+			if s.dt == tensor.Float32 {
+				v[i] = float64(float32(v[i]))
+			}
+		}
+		x = tensor.FromFloat64As(s.b, s.dt, v, shape...)
+		rows := len(v) / shape[len(shape)-1]
+		run(fmt.Sprint(shape), x, v, rows)
+	}
+	v, _ := s.randn(9, 6)
+	run("transposed [9 6]", s.strided(v, 9, 6), v, 9)
+	w, big := s.randn(12, 33)
+	run("offset rows 4..10 of [12 33]", big.Slice(0, 4, 10), w[4*33:10*33], 6)
 }
