@@ -184,6 +184,38 @@ func TestEulerMaruyamaStepGradientsFast(t *testing.T) {
 	}
 }
 
+// TestNormalizeRowsGradients checks the row normalization's rule by central
+// finite differences on both CPU backends (the reference composes the
+// forward pass, the fast one fuses it): rows of 7, rank 3, rows of 1 (the
+// gradient is 0) and a transposed input.
+func TestNormalizeRowsGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 3))
+	for _, be := range []tensor.Backend{cpu, tensor.CPU()} {
+		for _, shape := range [][]int{{3, 7}, {2, 2, 5}, {4, 1}, {6}} {
+			x := autograd.Param(randVar(rng, nil, shape...).Value.To(be))
+			if err := autograd.CheckGradients(normWeighted, []*autograd.Var{x}, 1e-6, 1e-6); err != nil {
+				t.Fatalf("%s %v: %v", be.Name(), shape, err)
+			}
+		}
+		xt := autograd.Param(randVar(rng, nil, 5, 4).Value.To(be).T())
+		if err := autograd.CheckGradients(normWeighted, []*autograd.Var{xt}, 1e-6, 1e-6); err != nil {
+			t.Fatalf("%s transposed: %v", be.Name(), err)
+		}
+	}
+}
+
+// normWeighted is a weighted sum of NormalizeRows(in[0]) (weights on
+// in[0]'s backend).
+func normWeighted(in []*autograd.Var) *autograd.Var {
+	y := autograd.NormalizeRows(in[0], 1e-5)
+	rng := rand.New(rand.NewPCG(99, 1))
+	w := make([]float64, y.Value.Len())
+	for i := range w {
+		w[i] = rng.NormFloat64()
+	}
+	return autograd.SumAll(autograd.Mul(y, autograd.Const(tensor.FromFloat64(y.Value.Backend(), w, y.Shape()...))))
+}
+
 // TestGradientChecker makes sure the checker itself catches a wrong rule.
 func TestGradientChecker(t *testing.T) {
 	x := randVar(rand.New(rand.NewPCG(1, 2)), nil, 4)

@@ -144,7 +144,13 @@ func (l *LayerNorm) Forward(x *autograd.Var) *autograd.Var {
 }
 
 // Normalize returns (x − mean)/√(var + eps) along axis (biased variance).
+// Along the last axis (LayerNorm, and GroupNorm over [n, groups, rest]) it
+// is the fused autograd.NormalizeRows: one kernel forward on backends that
+// fuse it (one dispatch on Vulkan) instead of nine.
 func Normalize(x *autograd.Var, axis int, eps float64) *autograd.Var {
+	if axis == -1 || axis == x.Value.Rank()-1 {
+		return autograd.NormalizeRows(x, eps)
+	}
 	centered := autograd.Sub(x, autograd.Mean(x, axis, true))
 	variance := autograd.Mean(autograd.Square(centered), axis, true)
 	return autograd.Div(centered, autograd.Sqrt(autograd.Shift(variance, eps)))
