@@ -1,0 +1,58 @@
+//go:build cgo && linux && (amd64 || arm64 || riscv64 || ppc64le || loong64)
+
+package shaders
+
+import (
+	"testing"
+
+	"github.com/difftune/difftune/autograd"
+	"github.com/difftune/difftune/nn"
+	"github.com/difftune/difftune/tensor"
+)
+
+// TestNormalizeRowsOneDispatch checks that the fused row normalization
+// records exactly one dispatch, for short rows, long rows (GroupNorm's
+// 28·28·c/g) and more rows than workgroups in flight, and agrees with the
+// CPU; and counts the dispatches of one LayerNorm forward (normalization,
+// scale, shift: 3, where the composed one took 11).
+func TestNormalizeRowsOneDispatch(t *testing.T) {
+	b := testBackend(t)
+	cpu := tensor.CPU()
+	for _, shape := range [][]int{{64, 1}, {512, 32}, {8, 4, 1568}, {3, 5000}} {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		v := randn(uint64(n), n)
+		for i := range v {
+			v[i] = 2 + 3*v[i]
+		}
+		g, h := tensor.FromFloat32(b, v, shape...), tensor.FromFloat32(cpu, v, shape...)
+		if err := b.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		before := b.Dispatches()
+		y, mean, rstd := tensor.NormalizeRows(g, 1e-5)
+		if k := b.Dispatches() - before; k != 1 {
+			t.Errorf("%v: NormalizeRows recorded %d dispatches, want 1", shape, k)
+		}
+		wy, wm, wr := tensor.NormalizeRows(h, 1e-5)
+		closeTo(t, "y", y.Float32s(), wy.Float32s(), 1e-4)
+		closeTo(t, "mean", mean.Float32s(), wm.Float32s(), 1e-5)
+		closeTo(t, "rstd", rstd.Float32s(), wr.Float32s(), 1e-4)
+	}
+
+	init := &nn.Init{Backend: b, DType: tensor.Float32, Seed: 1}
+	ln := nn.NewLayerNorm(init, 32)
+	x := autograd.Const(tensor.FromFloat32(b, randn(9, 512*32), 512, 32))
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	before := b.Dispatches()
+	autograd.NoGrad(func() { ln.Forward(x) })
+	k := b.Dispatches() - before
+	t.Logf("one LayerNorm forward [512 32]: %d dispatches", k)
+	if k != 3 {
+		t.Errorf("one LayerNorm forward recorded %d dispatches, want 3 (normalize, scale, shift)", k)
+	}
+}

@@ -1,0 +1,39 @@
+//go:build cgo && linux && (amd64 || arm64 || riscv64 || ppc64le || loong64)
+
+package shaders
+
+import (
+	"math"
+
+	"github.com/difftune/difftune/tensor"
+)
+
+// kNormalize (glsl/normalize.comp). Bindings: y, mean, rstd, x. Push:
+// rows, n, offsets of x, y, mean, rstd, eps. Specialization: the workgroup
+// size (at most normalizeMaxWG, the kernel's shared array).
+var kNormalize = &kernel{name: "normalize", bindings: 4, push: 7}
+
+const normalizeMaxWG = 256
+
+var _ tensor.RowNormalizer = (*Backend)(nil)
+
+// NormalizeRows records the normalization of x's rows (see
+// tensor.RowNormalizer) as one dispatch: a workgroup per row reduces the
+// mean and the centred sum of squares in shared memory and writes the row.
+func (b *Backend) NormalizeRows(y, mean, rstd, x *tensor.Tensor, eps float64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.checkOpen()
+	rows, n := mean.Len(), x.Len()
+	if rows == 0 || n == 0 {
+		return
+	}
+	if n > math.MaxInt32 {
+		panic("vulkan: NormalizeRows of more than 2³¹ elements")
+	}
+	wg := min(b.cfg.wg, normalizeMaxWG)
+	bind := []access{{b.slotOf(y), true}, {b.slotOf(mean), true}, {b.slotOf(rstd), true}, {b.slotOf(x), false}}
+	push := []uint32{u32(rows), u32(n / rows), u32(x.Offset()), u32(y.Offset()), u32(mean.Offset()), u32(rstd.Offset()),
+		math.Float32bits(float32(eps))}
+	b.launch(kNormalize, []uint32{wg}, bind, push, uint32(min(rows, int(b.cfg.maxGroups))), 1, 1)
+}
