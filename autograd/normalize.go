@@ -12,13 +12,11 @@ import "github.com/difftune/difftune/tensor"
 //
 //	dx = rstd·(g − mean(g) − ŷ·mean(g·ŷ))
 //
-// composed from elementwise operations and means over the last dimension,
-// with the saved ŷ and rstd.
+// from the saved ŷ and rstd (tensor.NormalizeRowsGrad: one kernel on
+// backends that fuse it).
 func NormalizeRows(x *Var, eps float64) *Var {
 	y, _, rstd := tensor.NormalizeRows(x.Value, eps)
 	return record("normalize_rows", y, func(g *tensor.Tensor) []*tensor.Tensor {
-		gy := tensor.Mean(tensor.Mul(g, y), -1, true)
-		dx := tensor.Sub(tensor.Sub(g, tensor.Mean(g, -1, true)), tensor.Mul(y, gy))
-		return []*tensor.Tensor{tensor.Mul(dx, rstd)}
+		return []*tensor.Tensor{tensor.NormalizeRowsGrad(g, y, rstd)}
 	}, x)
 }

@@ -51,3 +51,43 @@ func normalizeKernel[T number](y, mean, rstd, x []T, rows int, eps float64) {
 		}
 	})
 }
+
+// NormalizeRowsGrad runs the backward pass of NormalizeRows in one float64
+// pass per row for the two means and one for the output (see
+// RowNormalizerGrad); the reference composes it.
+func (c *cpuBackend) NormalizeRowsGrad(dx, g, y, rstd *Tensor) {
+	if c.reference {
+		c.Copy(dx, normalizeRowsGradComposed(g, y, rstd))
+		return
+	}
+	switch g.DType() {
+	case Float32:
+		normalizeGradKernel(hostFrom[float32](dx), hostFrom[float32](g), hostFrom[float32](y)[:y.Len()], hostFrom[float32](rstd), rstd.Len())
+	case Float64:
+		normalizeGradKernel(hostFrom[float64](dx), hostFrom[float64](g), hostFrom[float64](y)[:y.Len()], hostFrom[float64](rstd), rstd.Len())
+	}
+}
+
+// normalizeGradKernel writes dx = rstd·(g − mean(g) − y·mean(g·y)) per row
+// of y (len(y)/rows each).
+func normalizeGradKernel[T number](dx, g, y, rstd []T, rows int) {
+	if rows == 0 {
+		return
+	}
+	d := len(y) / rows
+	parallelFor(rows, max(1, parallelGrain/d), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			i0 := r * d
+			var sg, sgy float64
+			for j := range d {
+				gj := float64(g[i0+j])
+				sg += gj
+				sgy += gj * float64(y[i0+j])
+			}
+			mg, mgy, rs := sg/float64(d), sgy/float64(d), float64(rstd[r])
+			for j := range d {
+				dx[i0+j] = T(rs * (float64(g[i0+j]) - mg - float64(y[i0+j])*mgy))
+			}
+		}
+	})
+}

@@ -1,6 +1,9 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // RowNormalizer is implemented by backends that normalize rows in one kernel
 // (one dispatch on a GPU); NormalizeRows composes the operation from Mean,
@@ -57,4 +60,47 @@ func normalizeRowsComposed(x *Tensor, eps float64) (y, mean, rstd *Tensor) {
 	y = Div(centered, sd)
 	rstd = Div(Full(x.Backend(), x.DType(), 1, sd.shape...), sd)
 	return y, mean, rstd
+}
+
+// RowNormalizerGrad is implemented by backends that run the backward pass of
+// NormalizeRows in one kernel; NormalizeRowsGrad composes it elsewhere.
+//
+// NormalizeRowsGrad writes dx[r, j] = rstd[r]·(g[r, j] − mean_j(g[r]) −
+// y[r, j]·mean_j(g[r]·y[r])) for the contiguous g and y viewed as
+// [rows, n] and rstd [rows]; dx is freshly allocated; rows > 0, n > 0.
+type RowNormalizerGrad interface {
+	NormalizeRowsGrad(dx, g, y, rstd *Tensor)
+}
+
+// NormalizeRowsGrad is the gradient of NormalizeRows with respect to x,
+// given the gradient g of its output y and the rstd it returned:
+//
+//	dx = rstd·(g − mean(g) − y·mean(g·y))
+//
+// the means along the last dimension. Backends that implement
+// RowNormalizerGrad run it as one kernel; elsewhere it is composed from
+// Mul, Mean and Sub.
+func NormalizeRowsGrad(g, y, rstd *Tensor) *Tensor {
+	sameBackend(g, y, rstd)
+	if !slices.Equal(g.shape, y.shape) || rstd.Len()*y.Dim(-1) != y.Len() {
+		panic(fmt.Sprintf("tensor: NormalizeRowsGrad: g %v, y %v, rstd %v", g.shape, y.shape, rstd.shape))
+	}
+	g, y, rstd = g.Contiguous(), y.Contiguous(), rstd.Contiguous()
+	b := g.Backend()
+	ng, ok := b.(RowNormalizerGrad)
+	if !ok || y.Len() == 0 {
+		return normalizeRowsGradComposed(g, y, rstd)
+	}
+	dx := New(b, g.DType(), g.shape...)
+	ng.NormalizeRowsGrad(dx, g, y, rstd)
+	return dx
+}
+
+// normalizeRowsGradComposed is NormalizeRowsGrad from elementwise operations
+// and means: the fallback and what the gonum reference runs.
+func normalizeRowsGradComposed(g, y, rstd *Tensor) *Tensor {
+	rs := append(slices.Clone(y.shape[:y.Rank()-1]), 1)
+	gy := Mean(Mul(g, y), -1, true)
+	dx := Sub(Sub(g, Mean(g, -1, true)), Mul(y, gy))
+	return Mul(dx, rstd.Reshape(rs...))
 }

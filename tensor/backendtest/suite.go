@@ -45,6 +45,7 @@ func Run(t *testing.T, b tensor.Backend, dtypes map[tensor.DType]Tolerances) {
 			t.Run("Adam", s.testAdam)
 			t.Run("EulerMaruyama", s.testEulerMaruyama)
 			t.Run("NormalizeRows", s.testNormalizeRows)
+			t.Run("NormalizeRowsGrad", s.testNormalizeRowsGrad)
 		})
 	}
 }
@@ -742,4 +743,52 @@ func (s *suite) testNormalizeRows(t *testing.T) {
 	run("transposed [9 6]", s.strided(v, 9, 6), v, 9)
 	w, big := s.randn(12, 33)
 	run("offset rows 4..10 of [12 33]", big.Slice(0, 4, 10), w[4*33:10*33], 6)
+}
+
+// testNormalizeRowsGrad checks the backward pass of the row normalization,
+// dx = rstd·(g − mean(g) − y·mean(g·y)), against a float64 reference within
+// 4·Reduce relative to 1 + |want| (two sums over the row, then three
+// rounded operations): rows of 1, 7, 33 and 1500, rank 3, and transposed g.
+func (s *suite) testNormalizeRowsGrad(t *testing.T) {
+	ref := func(g, y, rstd []float64) []float64 {
+		rows := len(rstd)
+		d := len(y) / rows
+		dx := make([]float64, len(y))
+		for r := range rows {
+			var sg, sgy float64
+			for j := range d {
+				sg += g[r*d+j]
+				sgy += g[r*d+j] * y[r*d+j]
+			}
+			for j := range d {
+				i := r*d + j
+				dx[i] = rstd[r] * (g[i] - sg/float64(d) - y[i]*sgy/float64(d))
+			}
+		}
+		return dx
+	}
+	for _, shape := range [][]int{{5, 1}, {3, 7}, {4, 33}, {3, 1500}, {2, 3, 33}} {
+		gv, g := s.randn(shape...)
+		yv, y := s.randn(shape...)
+		rows := len(yv) / shape[len(shape)-1]
+		rv, _ := s.randn(rows)
+		for i := range rv {
+			rv[i] = 0.5 + math.Abs(rv[i])
+			if s.dt == tensor.Float32 {
+				rv[i] = float64(float32(rv[i]))
+			}
+		}
+		rs := append(slices.Clone(shape[:len(shape)-1]), 1)
+		rstd := tensor.FromFloat64As(s.b, s.dt, rv, rs...)
+		name := fmt.Sprint(shape)
+		dx := tensor.NormalizeRowsGrad(g, y, rstd)
+		check(t, name+" dx", dx, ref(gv, yv, rv), 4*s.tol.Reduce)
+		if !slices.Equal(dx.Shape(), shape) {
+			t.Fatalf("%s: dx has shape %v", name, dx.Shape())
+		}
+		if len(shape) == 2 && shape[1] > 1 {
+			dx = tensor.NormalizeRowsGrad(s.strided(gv, shape[0], shape[1]), y, rstd)
+			check(t, name+" transposed g dx", dx, ref(gv, yv, rv), 4*s.tol.Reduce)
+		}
+	}
 }
