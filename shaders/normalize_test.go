@@ -10,8 +10,8 @@ import (
 	"github.com/difftune/difftune/tensor"
 )
 
-// TestNormalizeRowsOneDispatch checks that the fused row normalization
-// records exactly one dispatch, for short rows, long rows (GroupNorm's
+// TestNormalizeRowsOneDispatch checks that the fused row normalization and
+// its backward pass each record exactly one dispatch, for short rows, long rows (GroupNorm's
 // 28·28·c/g) and more rows than workgroups in flight, and agrees with the
 // CPU; and counts the dispatches of one LayerNorm forward (normalization,
 // scale, shift: 3, where the composed one took 11).
@@ -40,6 +40,18 @@ func TestNormalizeRowsOneDispatch(t *testing.T) {
 		closeTo(t, "y", y.Float32s(), wy.Float32s(), 1e-4)
 		closeTo(t, "mean", mean.Float32s(), wm.Float32s(), 1e-5)
 		closeTo(t, "rstd", rstd.Float32s(), wr.Float32s(), 1e-4)
+
+		gv := randn(uint64(n)+1, n)
+		gg, gh := tensor.FromFloat32(b, gv, shape...), tensor.FromFloat32(cpu, gv, shape...)
+		if err := b.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		before = b.Dispatches()
+		dx := tensor.NormalizeRowsGrad(gg, y, rstd)
+		if k := b.Dispatches() - before; k != 1 {
+			t.Errorf("%v: NormalizeRowsGrad recorded %d dispatches, want 1", shape, k)
+		}
+		closeTo(t, "dx", dx.Float32s(), tensor.NormalizeRowsGrad(gh, wy, wr).Float32s(), 1e-4)
 	}
 
 	init := &nn.Init{Backend: b, DType: tensor.Float32, Seed: 1}
@@ -55,4 +67,11 @@ func TestNormalizeRowsOneDispatch(t *testing.T) {
 	if k != 3 {
 		t.Errorf("one LayerNorm forward recorded %d dispatches, want 3 (normalize, scale, shift)", k)
 	}
+	xp := autograd.Param(x.Value)
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	before = b.Dispatches()
+	autograd.SumAll(ln.Forward(xp)).Backward()
+	t.Logf("one LayerNorm forward and backward [512 32] (with SumAll): %d dispatches", b.Dispatches()-before)
 }

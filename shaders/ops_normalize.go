@@ -37,3 +37,30 @@ func (b *Backend) NormalizeRows(y, mean, rstd, x *tensor.Tensor, eps float64) {
 		math.Float32bits(float32(eps))}
 	b.launch(kNormalize, []uint32{wg}, bind, push, uint32(min(rows, int(b.cfg.maxGroups))), 1, 1)
 }
+
+// kNormalizeGrad (glsl/normalize_grad.comp). Bindings: dx, g, y, rstd.
+// Push: rows, n, offsets of dx, g, y, rstd. Specialization: the workgroup
+// size (at most normalizeMaxWG).
+var kNormalizeGrad = &kernel{name: "normalize_grad", bindings: 4, push: 6}
+
+var _ tensor.RowNormalizerGrad = (*Backend)(nil)
+
+// NormalizeRowsGrad records the backward pass of NormalizeRows (see
+// tensor.RowNormalizerGrad) as one dispatch: a workgroup per row reduces
+// the means of g and g·y in shared memory and writes the row of dx.
+func (b *Backend) NormalizeRowsGrad(dx, g, y, rstd *tensor.Tensor) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.checkOpen()
+	rows, n := rstd.Len(), y.Len()
+	if rows == 0 || n == 0 {
+		return
+	}
+	if n > math.MaxInt32 {
+		panic("vulkan: NormalizeRowsGrad of more than 2³¹ elements")
+	}
+	wg := min(b.cfg.wg, normalizeMaxWG)
+	bind := []access{{b.slotOf(dx), true}, {b.slotOf(g), false}, {b.slotOf(y), false}, {b.slotOf(rstd), false}}
+	push := []uint32{u32(rows), u32(n / rows), u32(dx.Offset()), u32(g.Offset()), u32(y.Offset()), u32(rstd.Offset())}
+	b.launch(kNormalizeGrad, []uint32{wg}, bind, push, uint32(min(rows, int(b.cfg.maxGroups))), 1, 1)
+}
