@@ -75,3 +75,44 @@ func TestNormalizeRowsOneDispatch(t *testing.T) {
 	autograd.SumAll(ln.Forward(xp)).Backward()
 	t.Logf("one LayerNorm forward and backward [512 32] (with SumAll): %d dispatches", b.Dispatches()-before)
 }
+
+// TestGroupNormLayerNormParity runs nn's GroupNorm ([2, 8, 28, 28] in 4
+// groups: rows of 1568) and LayerNorm forward and backward on Vulkan and on
+// the CPU: outputs and the gradients of the input and of γ and β agree.
+func TestGroupNormLayerNormParity(t *testing.T) {
+	b := testBackend(t)
+	cpu := tensor.CPU()
+	type run struct{ y, dx, dg, db []float32 }
+	do := func(be tensor.Backend, layer bool) run {
+		init := &nn.Init{Backend: be, DType: tensor.Float32, Seed: 3}
+		var shape []int
+		var fwd func(*autograd.Var) *autograd.Var
+		var gamma, beta *autograd.Var
+		if layer {
+			ln := nn.NewLayerNorm(init, 48)
+			shape, fwd, gamma, beta = []int{6, 5, 48}, ln.Forward, ln.Gamma, ln.Beta
+		} else {
+			gn := nn.NewGroupNorm(init, 4, 8)
+			shape, fwd, gamma, beta = []int{2, 8, 28, 28}, gn.Forward, gn.Gamma, gn.Beta
+		}
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		// Non-trivial γ and β, so that their gradients differ from sums.
+		gamma.Value = tensor.FromFloat32(be, randn(5, gamma.Value.Len()), gamma.Shape()...)
+		beta.Value = tensor.FromFloat32(be, randn(6, beta.Value.Len()), beta.Shape()...)
+		x := autograd.Param(tensor.FromFloat32(be, randn(7, n), shape...))
+		w := autograd.Const(tensor.FromFloat32(be, randn(8, n), shape...))
+		y := fwd(x)
+		autograd.SumAll(autograd.Mul(y, w)).Backward()
+		return run{y.Value.Float32s(), x.Grad.Float32s(), gamma.Grad.Float32s(), beta.Grad.Float32s()}
+	}
+	for _, layer := range []bool{false, true} {
+		g, h := do(b, layer), do(cpu, layer)
+		closeTo(t, "y", g.y, h.y, 1e-4)
+		closeTo(t, "dx", g.dx, h.dx, 1e-4)
+		closeTo(t, "dγ", g.dg, h.dg, 1e-4)
+		closeTo(t, "dβ", g.db, h.db, 1e-4)
+	}
+}
