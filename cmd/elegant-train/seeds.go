@@ -165,30 +165,36 @@ func spreadOf(values []float64) Spread {
 	return s
 }
 
-// seedMetrics are the columns of the seeds table, each read from a run's
-// evaluation (NaN where the run has no such number).
-var seedMetrics = []struct {
+// runColumns are the metric columns of the tfbind8 tables, of one run
+// (resultsTable) and over seeds (seedsTable), each read from a run's
+// evaluation (nil where the run has no such number).
+var runColumns = []struct {
 	key, title string
-	get        func(algos.MethodSummary) float64
+	get        func(algos.MethodSummary) *algos.Number
 }{
-	{"reward_nominal", "r̂(x_T)", func(m algos.MethodSummary) float64 { return float64(m.RewardNominal) }},
-	{"reward_nominal_decoded", "r̂(decoded)", func(m algos.MethodSummary) float64 { return optValue(m.RewardNominalDecoded) }},
-	{"reward_genuine", "y mean", func(m algos.MethodSummary) float64 { return float64(m.RewardGenuine) }},
-	{"reward_genuine_top10", "y top-10%", func(m algos.MethodSummary) float64 { return optValue(m.RewardGenuineTop10) }},
-	{"kl", "KL", func(m algos.MethodSummary) float64 { return float64(m.KL) }},
-	{"target_gain_ratio", "gain/target", func(m algos.MethodSummary) float64 { return optValue(m.TargetGainRatio) }},
-	{"target_kl_ratio", "KL/target", func(m algos.MethodSummary) float64 { return optValue(m.TargetKLRatio) }},
-	{"diversity", "diversity", func(m algos.MethodSummary) float64 { return float64(m.Diversity) }},
-	{"vertex_distance", "vertex dist", func(m algos.MethodSummary) float64 { return optValue(m.VertexDistance) }},
-	{"in_train_half", "in r̂'s half", func(m algos.MethodSummary) float64 { return optValue(m.InTrainHalf) }},
-	{"unique", "unique", func(m algos.MethodSummary) float64 { return optValue(m.Unique) }},
+	{"reward_nominal", "r̂(x_T)", func(m algos.MethodSummary) *algos.Number { return &m.RewardNominal }},
+	{"reward_nominal_decoded", "r̂(decoded)", func(m algos.MethodSummary) *algos.Number { return m.RewardNominalDecoded }},
+	{"reward_genuine", "y mean", func(m algos.MethodSummary) *algos.Number { return &m.RewardGenuine }},
+	{"reward_genuine_top10", "y top-10%", func(m algos.MethodSummary) *algos.Number { return m.RewardGenuineTop10 }},
+	{"reward_genuine_max", "y max", func(m algos.MethodSummary) *algos.Number { return m.RewardGenuineMax }},
+	{"kl", "KL", func(m algos.MethodSummary) *algos.Number { return &m.KL }},
+	{"target_gain_ratio", "gain/target", func(m algos.MethodSummary) *algos.Number { return m.TargetGainRatio }},
+	{"target_kl_ratio", "KL/target", func(m algos.MethodSummary) *algos.Number { return m.TargetKLRatio }},
+	{"vertex_distance", "vertex dist", func(m algos.MethodSummary) *algos.Number { return m.VertexDistance }},
+	{"diversity", "diversity", func(m algos.MethodSummary) *algos.Number { return &m.Diversity }},
+	{"in_train_half", "in r̂'s half", func(m algos.MethodSummary) *algos.Number { return m.InTrainHalf }},
+	{"unique", "unique", func(m algos.MethodSummary) *algos.Number { return m.Unique }},
 }
 
-func optValue(n *algos.Number) float64 {
-	if n == nil {
-		return math.NaN()
+// tableHeader is the header of a table with the columns run, α, those of
+// runColumns and extra.
+func tableHeader(extra ...string) string {
+	titles := []string{"run", "α"}
+	for _, c := range runColumns {
+		titles = append(titles, c.title)
 	}
-	return float64(*n)
+	titles = append(titles, extra...)
+	return "| " + strings.Join(titles, " | ") + " |\n|" + strings.Repeat("---|", len(titles)) + "\n"
 }
 
 // SeedsSummary is summary.json of a run over several seeds.
@@ -223,15 +229,15 @@ func aggregateSeeds(seeds []uint64, runs []string, sums []algos.TFBind8Summary) 
 	for _, run := range runs {
 		agg.Alphas[run] = runAlpha(sums[0], run)
 		agg.Metrics[run] = map[string]Spread{}
-		for _, m := range seedMetrics {
+		for _, m := range runColumns {
 			values := make([]float64, len(sums))
 			have := false
 			for i, s := range sums {
-				ms, ok := runSummary(s, run)
 				values[i] = math.NaN()
-				if ok {
-					values[i] = m.get(ms)
-					have = have || !math.IsNaN(values[i])
+				if ms, ok := runSummary(s, run); ok {
+					if v := m.get(ms); v != nil {
+						values[i], have = float64(*v), true
+					}
 				}
 			}
 			if have {
@@ -262,16 +268,10 @@ func (s Spread) String() string {
 // seedsTable is the Markdown table of every run, mean ± sd over the seeds.
 func seedsTable(agg SeedsSummary) string {
 	var b strings.Builder
-	b.WriteString("| run | α |")
-	sep := "|---|---|"
-	for _, m := range seedMetrics {
-		b.WriteString(" " + m.title + " |")
-		sep += "---|"
-	}
-	b.WriteString("\n" + sep + "\n")
+	b.WriteString(tableHeader())
 	for _, run := range agg.Runs {
 		fmt.Fprintf(&b, "| %s | %s |", run, agg.Alphas[run])
-		for _, m := range seedMetrics {
+		for _, m := range runColumns {
 			s, ok := agg.Metrics[run][m.key]
 			cell := ""
 			if ok {
@@ -349,4 +349,12 @@ func seedsFindings(agg SeedsSummary) string {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", run, gap("reward_nominal"), gap("reward_nominal_decoded"))
 	}
 	return b.String()
+}
+
+// optValue is an optional number's value (NaN when absent).
+func optValue(n *algos.Number) float64 {
+	if n == nil {
+		return math.NaN()
+	}
+	return float64(*n)
 }

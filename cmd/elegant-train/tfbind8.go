@@ -270,16 +270,17 @@ func runSummary(s algos.TFBind8Summary, run string) (algos.MethodSummary, bool) 
 // resultsTable is the Markdown table of every run.
 func resultsTable(res *algos.TFBind8Result) string {
 	var b strings.Builder
-	fmt.Fprintln(&b, "| run | α | r̂(x_T) | r̂(decoded) | y mean | y top-10% | y max | KL | gain/target | KL/target | vertex dist | diversity | in r̂'s half | unique | seconds |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	b.WriteString(tableHeader("seconds"))
 	for _, run := range res.Runs {
 		m, ok := runSummary(res.Summary, run)
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f |\n", run, runAlpha(res.Summary, run),
-			num(m.RewardNominal), opt(m.RewardNominalDecoded), num(m.RewardGenuine), opt(m.RewardGenuineTop10), opt(m.RewardGenuineMax),
-			num(m.KL), opt(m.TargetGainRatio), opt(m.TargetKLRatio), opt(m.VertexDistance), num(m.Diversity), opt(m.InTrainHalf), opt(m.Unique), float64(m.Seconds))
+		fmt.Fprintf(&b, "| %s | %s |", run, runAlpha(res.Summary, run))
+		for _, c := range runColumns {
+			b.WriteString(" " + opt(c.get(m)) + " |")
+		}
+		fmt.Fprintf(&b, " %.0f |\n", float64(m.Seconds))
 	}
 	return b.String()
 }
