@@ -32,15 +32,16 @@ func positive(x float64) float64 { return math.Abs(x) + 0.5 }
 // differences are meaningless.
 func awayFromZero(x float64) float64 { return math.Copysign(math.Abs(x)+0.2, x) }
 
-// weighted reduces y to a scalar with fixed random weights, so that every
-// element of the gradient is exercised with a different coefficient.
+// weighted reduces y to a scalar with fixed random weights (on y's
+// backend), so that every element of the gradient is exercised with a
+// different coefficient.
 func weighted(y *autograd.Var) *autograd.Var {
 	rng := rand.New(rand.NewPCG(99, 1))
 	w := make([]float64, y.Value.Len())
 	for i := range w {
 		w[i] = rng.NormFloat64()
 	}
-	return autograd.SumAll(autograd.Mul(y, autograd.Const(tensor.FromFloat64(cpu, w, y.Shape()...))))
+	return autograd.SumAll(autograd.Mul(y, autograd.Const(tensor.FromFloat64(y.Value.Backend(), w, y.Shape()...))))
 }
 
 type gradCase struct {
@@ -114,6 +115,12 @@ var gradCases = []gradCase{
 	{"index select", [][]int{{4, 3}}, nil, func(in []*autograd.Var) *autograd.Var { return autograd.IndexSelect(in[0], 0, []int{3, 0, 3, 1}) }},
 	{"im2col", [][]int{{2, 2, 4, 5}}, nil, func(in []*autograd.Var) *autograd.Var {
 		return autograd.Im2Col(in[0], tensor.NewConvGeom(2, 2, 4, 5, 3, 3, 2, 1))
+	}},
+	{"conv2d stride 2 pad 1 bias", [][]int{{2, 2, 5, 4}, {3, 2 * 3 * 3}, {3}}, nil, func(in []*autograd.Var) *autograd.Var {
+		return autograd.Conv2d(in[0], in[1], in[2], tensor.NewConvGeom(2, 2, 5, 4, 3, 3, 2, 1))
+	}},
+	{"conv2d stride 1 pad 0 3x2 no bias", [][]int{{1, 3, 5, 6}, {2, 3 * 3 * 2}}, nil, func(in []*autograd.Var) *autograd.Var {
+		return autograd.Conv2d(in[0], in[1], nil, tensor.NewConvGeom(1, 3, 5, 6, 3, 2, 1, 0))
 	}},
 	{"euler-maruyama step", [][]int{{4, 3}, {4, 3}, {4, 3}, {4}}, nil, func(in []*autograd.Var) *autograd.Var {
 		next, kl := autograd.EulerMaruyamaStep(in[0], in[1], in[2], in[3], emCoeffs, 3, 5)
@@ -204,16 +211,83 @@ func TestNormalizeRowsGradients(t *testing.T) {
 	}
 }
 
-// normWeighted is a weighted sum of NormalizeRows(in[0]) (weights on
-// in[0]'s backend).
-func normWeighted(in []*autograd.Var) *autograd.Var {
-	y := autograd.NormalizeRows(in[0], 1e-5)
-	rng := rand.New(rand.NewPCG(99, 1))
-	w := make([]float64, y.Value.Len())
-	for i := range w {
-		w[i] = rng.NormFloat64()
+// TestNormalizeRowsAffineGradients checks the fused normalization with an
+// affine by central finite differences in float64, perturbing x, γ and β,
+// on both CPU backends: LayerNorm ([3, 7], γ along the features), GroupNorm
+// ([2, 6, 2, 3] in 3 groups: rows [2, 3, 12], γ per channel of 6
+// elements), features that straddle rows ([4, 6], 3 features of 4) and a
+// transposed input; and with γ and β frozen (no gradient asked of them).
+func TestNormalizeRowsAffineGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 4))
+	cases := []struct {
+		shape    []int
+		k, inner int
+	}{{[]int{3, 7}, 7, 1}, {[]int{2, 3, 12}, 6, 6}, {[]int{4, 6}, 3, 4}}
+	for _, be := range []tensor.Backend{cpu, tensor.CPU()} {
+		on := func(v *autograd.Var) *autograd.Var { return autograd.Param(v.Value.To(be)) }
+		for _, c := range cases {
+			in := []*autograd.Var{on(randVar(rng, nil, c.shape...)), on(randVar(rng, nil, c.k)), on(randVar(rng, nil, c.k))}
+			f := func(in []*autograd.Var) *autograd.Var {
+				return weighted(autograd.NormalizeRowsAffine(in[0], in[1], in[2], c.inner, 1e-5))
+			}
+			if err := autograd.CheckGradients(f, in, 1e-6, 1e-6); err != nil {
+				t.Fatalf("%s %v k=%d inner=%d: %v", be.Name(), c.shape, c.k, c.inner, err)
+			}
+			frozen := []*autograd.Var{in[0], autograd.Const(in[1].Value), autograd.Const(in[2].Value)}
+			if err := autograd.CheckGradients(f, frozen, 1e-6, 1e-6); err != nil {
+				t.Fatalf("%s %v k=%d inner=%d, frozen affine: %v", be.Name(), c.shape, c.k, c.inner, err)
+			}
+		}
+		xt := autograd.Param(randVar(rng, nil, 5, 4).Value.To(be).T())
+		in := []*autograd.Var{xt, on(randVar(rng, nil, 5)), on(randVar(rng, nil, 5))}
+		f := func(in []*autograd.Var) *autograd.Var {
+			return weighted(autograd.NormalizeRowsAffine(in[0], in[1], in[2], 1, 1e-5))
+		}
+		if err := autograd.CheckGradients(f, in, 1e-6, 1e-6); err != nil {
+			t.Fatalf("%s transposed: %v", be.Name(), err)
+		}
 	}
-	return autograd.SumAll(autograd.Mul(y, autograd.Const(tensor.FromFloat64(y.Value.Backend(), w, y.Shape()...))))
+}
+
+// TestAttentionGradients checks the attention rule by central finite
+// differences on both CPU backends (the reference composes the forward and
+// backward passes, the fast one runs its own loops for short sequences):
+// more keys than queries, rank 4, and q a transposed view.
+func TestAttentionGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 4))
+	cases := []struct {
+		q, kv      []int
+		transposeQ bool // q is given as [..., d, n]
+	}{
+		{[]int{2, 3, 4}, []int{2, 5, 4}, false},
+		{[]int{2, 2, 4, 3}, []int{2, 2, 4, 3}, false},
+		{[]int{2, 3, 2}, []int{2, 3, 3}, true},
+	}
+	for _, be := range []tensor.Backend{cpu, tensor.CPU()} {
+		for _, c := range cases {
+			in := make([]*autograd.Var, 3)
+			for k, shape := range [][]int{c.q, c.kv, c.kv} {
+				in[k] = autograd.Param(randVar(rng, nil, shape...).Value.To(be))
+			}
+			f := func(in []*autograd.Var) *autograd.Var {
+				q := in[0]
+				if c.transposeQ {
+					q = autograd.Transpose(q, -2, -1)
+				}
+				y := autograd.Attention(q, in[1], in[2], 0.8)
+				w := tensor.RandNormal(be, tensor.Float64, 99, 1, y.Shape()...)
+				return autograd.SumAll(autograd.Mul(y, autograd.Const(w)))
+			}
+			if err := autograd.CheckGradients(f, in, 1e-6, 1e-6); err != nil {
+				t.Fatalf("%s q %v, k and v %v: %v", be.Name(), c.q, c.kv, err)
+			}
+		}
+	}
+}
+
+// normWeighted is a weighted sum of NormalizeRows(in[0]).
+func normWeighted(in []*autograd.Var) *autograd.Var {
+	return weighted(autograd.NormalizeRows(in[0], 1e-5))
 }
 
 // TestGradientChecker makes sure the checker itself catches a wrong rule.

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -33,8 +34,58 @@ func Workloads() []Workload {
 			return func() { w.Run() }, w.FLOPs(), 0
 		}},
 		Workload{Name: "transformer_iter_256x8x64", Setup: transformerIter},
+		Workload{Name: "attention_256x4x8x16", Setup: attention(256*4, 8, 16)},
+		Workload{Name: "attention_64x4x64x32", Setup: attention(64*4, 64, 32)},
 	)
+	for _, c := range convShapes {
+		for _, backward := range []bool{false, true} {
+			name := "conv2d_" + c.name + "_fwd"
+			if backward {
+				name += "bwd"
+			}
+			ws = append(ws, Workload{Name: name, Setup: conv2d(64, c.c, c.out, c.hw, c.stride, backward)})
+		}
+	}
 	return ws
+}
+
+// convShapes are the 3×3 convolutions (padding 1) of a small UNet on 32×32
+// images: one per resolution, and a stride-2 downsampling.
+var convShapes = []struct {
+	name               string
+	c, out, hw, stride int
+}{
+	{"c32_32x32", 32, 32, 32, 1},
+	{"c64_16x16", 64, 64, 16, 1},
+	{"c128_8x8", 128, 128, 8, 1},
+	{"c32to64_32x32_s2", 32, 64, 32, 2},
+}
+
+// conv2d is nn.Conv2d (3×3, padding 1, with bias) on a batch of n c-channel
+// hw×hw images, forward only or forward and backward (the gradients of the
+// input, weights and bias for a fixed output gradient). FLOPs: 2·n·out·oh·
+// ow·c·9 forward, as much again for each of the two backward convolutions.
+func conv2d(n, c, out, hw, stride int, backward bool) func(b tensor.Backend) (func(), float64, float64) {
+	return func(b tensor.Backend) (func(), float64, float64) {
+		conv := nn.NewConv2d(&nn.Init{Backend: b, DType: tensor.Float32, Seed: 1}, c, out, 3, stride, 1)
+		x := autograd.Param(tensor.RandNormal(b, tensor.Float32, 1, 1, n, c, hw, hw))
+		g := tensor.NewConvGeom(n, c, hw, hw, 3, 3, stride, 1)
+		dy := tensor.RandNormal(b, tensor.Float32, 1, 2, n, out, g.OutH, g.OutW)
+		flops := 2 * float64(n*out*g.OutH*g.OutW*c*9)
+		if !backward {
+			return func() {
+				autograd.NoGrad(func() { conv.Forward(x) })
+				wait(b)
+			}, flops, 0
+		}
+		return func() {
+			for _, v := range []*autograd.Var{x, conv.W, conv.B} {
+				v.ZeroGrad()
+			}
+			conv.Forward(x).BackwardWith(dy)
+			wait(b)
+		}, 3 * flops, 0
+	}
 }
 
 func wait(b tensor.Backend) {
@@ -103,6 +154,26 @@ func transformerIter(b tensor.Backend) (func(), float64, float64) {
 		opt.Step()
 		wait(b)
 	}, flops, 0
+}
+
+// attention is scaled dot-product attention forward and backward
+// (tensor.Attention, tensor.AttentionGrad) over heads (batch × heads)
+// sequences of n tokens of width d. FLOPs: 4·n²·d per head forward (q·kᵀ,
+// P·v) and 8·n²·d backward (g·vᵀ, dS·k, dSᵀ·q, Pᵀ·g), not counting the
+// recomputed scores.
+func attention(heads, n, d int) func(b tensor.Backend) (func(), float64, float64) {
+	return func(b tensor.Backend) (func(), float64, float64) {
+		q := tensor.RandNormal(b, tensor.Float32, 1, 1, heads, n, d)
+		k := tensor.RandNormal(b, tensor.Float32, 1, 2, heads, n, d)
+		v := tensor.RandNormal(b, tensor.Float32, 1, 3, heads, n, d)
+		g := tensor.RandNormal(b, tensor.Float32, 1, 4, heads, n, d)
+		scale := 1 / math.Sqrt(float64(d))
+		return func() {
+			out, lse := tensor.Attention(q, k, v, scale)
+			tensor.AttentionGrad(g, q, k, v, out, lse, scale)
+			wait(b)
+		}, 12 * float64(heads*n*n*d), 0
+	}
 }
 
 // Result is the timing of one workload on one backend.

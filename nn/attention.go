@@ -37,17 +37,16 @@ func (a *MultiHeadAttention) Params() []Param {
 	return ps
 }
 
-// Forward attends over the tokens of x [batch, tokens, width].
+// Forward attends over the tokens of x [batch, tokens, width], the heads
+// in one fused operation (autograd.Attention).
 func (a *MultiHeadAttention) Forward(x *autograd.Var) *autograd.Var {
 	b, n, w := x.Value.Dim(0), x.Value.Dim(1), x.Value.Dim(2)
 	dh := w / a.Heads
 	heads := func(l *Linear) *autograd.Var { // [b, n, w] → [b, h, n, dh]
 		return autograd.Permute(autograd.Reshape(l.Forward(x, tensor.ActNone), b, n, a.Heads, dh), 0, 2, 1, 3)
 	}
-	q, k, v := heads(a.Q), heads(a.K), heads(a.V)
-	scores := autograd.Scale(autograd.MatMulT(q, k, false, true), 1/math.Sqrt(float64(dh)))
-	attn := autograd.Softmax(scores, -1)
-	ctx := autograd.Permute(autograd.MatMul(attn, v), 0, 2, 1, 3) // [b, n, h, dh]
+	ctx := autograd.Attention(heads(a.Q), heads(a.K), heads(a.V), 1/math.Sqrt(float64(dh)))
+	ctx = autograd.Permute(ctx, 0, 2, 1, 3) // [b, n, h, dh]
 	return a.O.Forward(autograd.Reshape(ctx, b, n, w), tensor.ActNone)
 }
 

@@ -8,8 +8,8 @@ import (
 	"github.com/difftune/difftune/tensor"
 )
 
-// Conv2d is a 2-D convolution over [n, c, h, w] images, computed as an
-// implicit GEMM: the patches unfolded by Im2Col times the flattened kernels.
+// Conv2d is a 2-D convolution over [n, c, h, w] images (autograd.Conv2d: an
+// implicit GEMM of the flattened kernels and the image's patches).
 type Conv2d struct {
 	W, B        *autograd.Var // W [out, in·k·k], B [out]
 	In, Out, K  int
@@ -32,15 +32,13 @@ func (c *Conv2d) Forward(x *autograd.Var) *autograd.Var {
 	if len(s) != 4 || s[1] != c.In {
 		panic(fmt.Sprintf("nn: Conv2d with %d input channels applied to shape %v", c.In, s))
 	}
-	g := tensor.NewConvGeom(s[0], s[1], s[2], s[3], c.K, c.K, c.Stride, c.Pad)
-	cols := autograd.Im2Col(x, g)   // [n, in·k·k, oh·ow]
-	y := autograd.MatMul(c.W, cols) // [n, out, oh·ow]
-	y = autograd.Add(y, autograd.Reshape(c.B, c.Out, 1))
-	return autograd.Reshape(y, s[0], c.Out, g.OutH, g.OutW)
+	return autograd.Conv2d(x, c.W, c.B, tensor.NewConvGeom(s[0], s[1], s[2], s[3], c.K, c.K, c.Stride, c.Pad))
 }
 
 // GroupNorm normalizes [n, c, h, w] over groups of channels, then scales and
-// shifts each channel.
+// shifts each channel: one fused operation over the rows of [n, groups,
+// c/groups·h·w] with γ and β per channel (autograd.NormalizeRowsAffine with
+// inner = h·w).
 type GroupNorm struct {
 	Groups      int
 	Gamma, Beta *autograd.Var
@@ -66,6 +64,5 @@ func (g *GroupNorm) Forward(x *autograd.Var) *autograd.Var {
 		panic(fmt.Sprintf("nn: GroupNorm of %d channels applied to shape %v", c, s))
 	}
 	h := autograd.Reshape(x, s[0], g.Groups, -1)
-	h = autograd.Reshape(Normalize(h, 2, g.Eps), s...)
-	return autograd.Add(autograd.Mul(h, autograd.Reshape(g.Gamma, c, 1, 1)), autograd.Reshape(g.Beta, c, 1, 1))
+	return autograd.Reshape(autograd.NormalizeRowsAffine(h, g.Gamma, g.Beta, s[2]*s[3], g.Eps), s...)
 }

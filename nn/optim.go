@@ -121,7 +121,8 @@ func (e *EMA) CopyTo() {
 }
 
 // LayerNorm normalizes the last dimension to zero mean and unit variance, then
-// scales and shifts it.
+// scales and shifts it: γ·(x − mean)/√(var + eps) + β per feature, one fused
+// operation (autograd.NormalizeRowsAffine).
 type LayerNorm struct {
 	Gamma, Beta *autograd.Var
 	Eps         float64
@@ -140,18 +141,5 @@ func (l *LayerNorm) Forward(x *autograd.Var) *autograd.Var {
 	if x.Value.Dim(-1) != l.Gamma.Value.Dim(0) {
 		panic(fmt.Sprintf("nn: LayerNorm of width %d applied to shape %v", l.Gamma.Value.Dim(0), x.Shape()))
 	}
-	return autograd.Add(autograd.Mul(Normalize(x, -1, l.Eps), l.Gamma), l.Beta)
-}
-
-// Normalize returns (x − mean)/√(var + eps) along axis (biased variance).
-// Along the last axis (LayerNorm, and GroupNorm over [n, groups, rest]) it
-// is the fused autograd.NormalizeRows: one kernel forward on backends that
-// fuse it (one dispatch on Vulkan) instead of nine.
-func Normalize(x *autograd.Var, axis int, eps float64) *autograd.Var {
-	if axis == -1 || axis == x.Value.Rank()-1 {
-		return autograd.NormalizeRows(x, eps)
-	}
-	centered := autograd.Sub(x, autograd.Mean(x, axis, true))
-	variance := autograd.Mean(autograd.Square(centered), axis, true)
-	return autograd.Div(centered, autograd.Sqrt(autograd.Shift(variance, eps)))
+	return autograd.NormalizeRowsAffine(x, l.Gamma, l.Beta, 1, l.Eps)
 }

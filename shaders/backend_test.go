@@ -91,10 +91,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// fusedKernels makes b run its fused convolution and attention kernels
+// until the test ends, as on a GPU, on CPU devices too (where they are off
+// by default: config.fused).
+func fusedKernels(t *testing.T, b *Backend) {
+	old := b.cfg.fused
+	b.cfg.fused = true
+	t.Cleanup(func() { b.cfg.fused = old })
+}
+
 // TestBackendSuite runs the backend test suite (package backendtest) on the
-// device in float32.
+// device in float32, with the fused kernels on.
 func TestBackendSuite(t *testing.T) {
 	b := testBackend(t)
+	fusedKernels(t, b)
 	t.Logf("device: %s (validation %v)", b.Device(), b.Validation())
 	backendtest.Run(t, b, map[tensor.DType]backendtest.Tolerances{tensor.Float32: Float32Tol})
 }

@@ -8,8 +8,9 @@ import (
 	vk "github.com/vulkan-go/vulkan"
 )
 
-// maxBindings is the most storage buffers a kernel binds.
-const maxBindings = 6
+// maxBindings is the most storage buffers a kernel binds (attention_grad:
+// dq, dk, dv and six inputs).
+const maxBindings = 9
 
 // Descriptor sets are cached by the buffers they point at: a set is written
 // once and then only read, so it may be bound by any number of recorded

@@ -41,11 +41,14 @@ func Run(t *testing.T, b tensor.Backend, dtypes map[tensor.DType]Tolerances) {
 			t.Run("MatMul", s.testMatMul)
 			t.Run("IndexSelect", s.testIndex)
 			t.Run("Im2Col", s.testIm2Col)
+			t.Run("Conv2d", s.testConv2d)
 			t.Run("Random", s.testRandom)
 			t.Run("Adam", s.testAdam)
 			t.Run("EulerMaruyama", s.testEulerMaruyama)
 			t.Run("NormalizeRows", s.testNormalizeRows)
 			t.Run("NormalizeRowsGrad", s.testNormalizeRowsGrad)
+			t.Run("Attention", s.testAttention)
+			t.Run("AttentionGrad", s.testAttentionGrad)
 		})
 	}
 }
@@ -685,17 +688,55 @@ func (s *suite) testEulerMaruyama(t *testing.T) {
 	}
 }
 
-// testNormalizeRows checks the row normalization against a float64
-// reference (two-pass mean and variance). Tolerances: mean within Reduce (a
-// sum over the row), y and rstd within 4·Reduce (the centred sum of squares,
-// its square root and the product), relative to 1 + |want|. Rows of length
-// 1 (y = 0, rstd = 1/√eps), 7, 33 and 1500, rank 3, a transposed view and an
-// offset view (rows sliced off a larger tensor).
+// affineCase is an affine of the row-normalization tests: x's shape, and γ
+// and β of length k along the middle axis of x viewed as [outer, k, inner]
+// (tensor.Affine).
+type affineCase struct {
+	shape    []int
+	k, inner int
+}
+
+// affineCases: LayerNorm (inner 1), rows of length 1 (y = β), GroupNorm
+// of [2, 6, 5, 4] in 3 groups (rows [2, 3, 40], γ per channel of 20
+// elements) and of [2, 8, 28, 28] in 4 (rows of 1568), and features that
+// straddle rows ([4, 6] with 3 features of 4 elements).
+var affineCases = []affineCase{{[]int{3, 7}, 7, 1}, {[]int{5, 1}, 1, 1}, {[]int{2, 3, 40}, 6, 20}, {[]int{2, 4, 1568}, 8, 784}, {[]int{4, 6}, 3, 4}}
+
+// affineOf returns an affine of k features of inner elements with random
+// γ (offset: sliced off a longer tensor) and β, and their values.
+func (s *suite) affineOf(k, inner int) (aff *tensor.Affine, gamma, beta []float64) {
+	gv, gt := s.randn(k + 2)
+	beta, bt := s.randn(k)
+	return &tensor.Affine{Gamma: gt.Slice(0, 2, k+2), Beta: bt, Inner: inner}, gv[2:], beta
+}
+
+// normalizedRef is ŷ = (x − mean)·rstd in float64, then ŷ·γ + β with
+// gamma (feature of element i: (i/inner) mod len(gamma)).
+func normalizedRef(v, mean, rstd, gamma, beta []float64, inner int) []float64 {
+	d := len(v) / len(mean)
+	y := make([]float64, len(v))
+	for i, x := range v {
+		y[i] = (x - mean[i/d]) * rstd[i/d]
+		if gamma != nil {
+			c := i / inner % len(gamma)
+			y[i] = y[i]*gamma[c] + beta[c]
+		}
+	}
+	return y
+}
+
+// testNormalizeRows checks the row normalization, without and with an
+// affine, against a float64 reference (two-pass mean and variance).
+// Tolerances: mean within Reduce (a sum over the row), y and rstd within
+// 4·Reduce (the centred sum of squares, its square root, the products and
+// the shift), relative to 1 + |want|. Rows of length 1 (ŷ = 0, rstd =
+// 1/√eps), 7, 33 and 1500, rank 3, a transposed view and an offset view
+// (rows sliced off a larger tensor); the affines of affineCases.
 func (s *suite) testNormalizeRows(t *testing.T) {
 	const eps = 1e-5
-	ref := func(v []float64, rows int) (y, mean, rstd []float64) {
+	ref := func(v []float64, rows int, gamma, beta []float64, inner int) (y, mean, rstd []float64) {
 		d := len(v) / rows
-		y, mean, rstd = make([]float64, len(v)), make([]float64, rows), make([]float64, rows)
+		mean, rstd = make([]float64, rows), make([]float64, rows)
 		for r := range rows {
 			var m, q float64
 			for _, x := range v[r*d : (r+1)*d] {
@@ -705,18 +746,18 @@ func (s *suite) testNormalizeRows(t *testing.T) {
 			for _, x := range v[r*d : (r+1)*d] {
 				q += (x - m) * (x - m)
 			}
-			rs := 1 / math.Sqrt(q/float64(d)+eps)
-			for j, x := range v[r*d : (r+1)*d] {
-				y[r*d+j] = (x - m) * rs
-			}
-			mean[r], rstd[r] = m, rs
+			mean[r], rstd[r] = m, 1/math.Sqrt(q/float64(d)+eps)
 		}
-		return y, mean, rstd
+		return normalizedRef(v, mean, rstd, gamma, beta, inner), mean, rstd
 	}
-	run := func(name string, x *tensor.Tensor, v []float64, rows int) {
+	run := func(name string, x *tensor.Tensor, v []float64, rows int, aff *tensor.Affine, gamma, beta []float64) {
 		t.Helper()
-		y, mean, rstd := tensor.NormalizeRows(x, eps)
-		wy, wm, wr := ref(v, rows)
+		y, mean, rstd := tensor.NormalizeRows(x, eps, aff)
+		inner := 1
+		if aff != nil {
+			inner = aff.Inner
+		}
+		wy, wm, wr := ref(v, rows, gamma, beta, inner)
 		tol := 4 * s.tol.Reduce
 		check(t, name+" y", y, wy, tol)
 		check(t, name+" mean", mean, wm, s.tol.Reduce)
@@ -726,69 +767,113 @@ func (s *suite) testNormalizeRows(t *testing.T) {
 			t.Fatalf("%s: shapes y %v, mean %v, rstd %v for x %v", name, y.Shape(), mean.Shape(), rstd.Shape(), x.Shape())
 		}
 	}
-	for _, shape := range [][]int{{5, 1}, {3, 7}, {4, 33}, {3, 1500}, {2, 3, 33}, {7}} {
-		v, x := s.randn(shape...)
-		// Shift and scale the rows so that the mean matters.
+	// shifted returns values of shape whose rows have a mean that matters.
+	shifted := func(shape ...int) ([]float64, *tensor.Tensor) {
+		v, _ := s.randn(shape...)
 		for i := range v {
 			v[i] = 3 + 2*v[i]
 			if s.dt == tensor.Float32 {
 				v[i] = float64(float32(v[i]))
 			}
 		}
-		x = tensor.FromFloat64As(s.b, s.dt, v, shape...)
-		rows := len(v) / shape[len(shape)-1]
-		run(fmt.Sprint(shape), x, v, rows)
+		return v, tensor.FromFloat64As(s.b, s.dt, v, shape...)
+	}
+	for _, shape := range [][]int{{5, 1}, {3, 7}, {4, 33}, {3, 1500}, {2, 3, 33}, {7}} {
+		v, x := shifted(shape...)
+		run(fmt.Sprint(shape), x, v, len(v)/shape[len(shape)-1], nil, nil, nil)
 	}
 	v, _ := s.randn(9, 6)
-	run("transposed [9 6]", s.strided(v, 9, 6), v, 9)
+	run("transposed [9 6]", s.strided(v, 9, 6), v, 9, nil, nil, nil)
 	w, big := s.randn(12, 33)
-	run("offset rows 4..10 of [12 33]", big.Slice(0, 4, 10), w[4*33:10*33], 6)
+	run("offset rows 4..10 of [12 33]", big.Slice(0, 4, 10), w[4*33:10*33], 6, nil, nil, nil)
+	for _, c := range affineCases {
+		v, x := shifted(c.shape...)
+		aff, gamma, beta := s.affineOf(c.k, c.inner)
+		run(fmt.Sprintf("%v affine k=%d inner=%d", c.shape, c.k, c.inner), x, v, len(v)/c.shape[len(c.shape)-1], aff, gamma, beta)
+	}
+	aff, gamma, beta := s.affineOf(33, 1)
+	run("offset rows 4..10 of [12 33] affine", big.Slice(0, 4, 10), w[4*33:10*33], 6, aff, gamma, beta)
 }
 
-// testNormalizeRowsGrad checks the backward pass of the row normalization,
-// dx = rstd·(g − mean(g) − y·mean(g·y)), against a float64 reference within
-// 4·Reduce relative to 1 + |want| (two sums over the row, then three
-// rounded operations): rows of 1, 7, 33 and 1500, rank 3, and transposed g.
+// testNormalizeRowsGrad checks the backward pass of the row normalization
+// against a float64 reference, with ŷ = (x − mean)·rstd and g' = g (g·γ
+// with an affine): dx = rstd·(g' − mean(g') − ŷ·mean(g'·ŷ)) within
+// 4·Reduce relative to 1 + |want| (two sums over the row, then a few
+// rounded operations), for rows of 1, 7, 33 and 1500, rank 3 and
+// transposed g; and with the affines of affineCases, dx and dγ = Σ g·ŷ,
+// dβ = Σ g per feature, within 4·Reduce (sums over the batch).
 func (s *suite) testNormalizeRowsGrad(t *testing.T) {
-	ref := func(g, y, rstd []float64) []float64 {
+	dxRef := func(g, x, mean, rstd, gamma []float64, inner int) []float64 {
 		rows := len(rstd)
-		d := len(y) / rows
-		dx := make([]float64, len(y))
+		d := len(x) / rows
+		y := normalizedRef(x, mean, rstd, nil, nil, 1)
+		gp := slices.Clone(g)
+		for i := range gp {
+			if gamma != nil {
+				gp[i] *= gamma[i/inner%len(gamma)]
+			}
+		}
+		dx := make([]float64, len(x))
 		for r := range rows {
 			var sg, sgy float64
-			for j := range d {
-				sg += g[r*d+j]
-				sgy += g[r*d+j] * y[r*d+j]
+			for i := r * d; i < (r+1)*d; i++ {
+				sg += gp[i]
+				sgy += gp[i] * y[i]
 			}
-			for j := range d {
-				i := r*d + j
-				dx[i] = rstd[r] * (g[i] - sg/float64(d) - y[i]*sgy/float64(d))
+			for i := r * d; i < (r+1)*d; i++ {
+				dx[i] = rstd[r] * (gp[i] - sg/float64(d) - y[i]*sgy/float64(d))
 			}
 		}
 		return dx
 	}
-	for _, shape := range [][]int{{5, 1}, {3, 7}, {4, 33}, {3, 1500}, {2, 3, 33}} {
-		gv, g := s.randn(shape...)
-		yv, y := s.randn(shape...)
-		rows := len(yv) / shape[len(shape)-1]
-		rv, _ := s.randn(rows)
+	// operands returns random g and x of shape, and mean and rstd of its
+	// rows (rstd ≥ 0.5).
+	operands := func(shape []int) (gv, xv, mv, rv []float64, g, x, mean, rstd *tensor.Tensor) {
+		gv, g = s.randn(shape...)
+		xv, x = s.randn(shape...)
+		rs := append(slices.Clone(shape[:len(shape)-1]), 1)
+		mv, mean = s.randn(rs...)
+		rv, _ = s.randn(rs...)
 		for i := range rv {
 			rv[i] = 0.5 + math.Abs(rv[i])
 			if s.dt == tensor.Float32 {
 				rv[i] = float64(float32(rv[i]))
 			}
 		}
-		rs := append(slices.Clone(shape[:len(shape)-1]), 1)
-		rstd := tensor.FromFloat64As(s.b, s.dt, rv, rs...)
+		return gv, xv, mv, rv, g, x, mean, tensor.FromFloat64As(s.b, s.dt, rv, rs...)
+	}
+	tol := 4 * s.tol.Reduce
+	for _, shape := range [][]int{{5, 1}, {3, 7}, {4, 33}, {3, 1500}, {2, 3, 33}} {
+		gv, xv, mv, rv, g, x, mean, rstd := operands(shape)
 		name := fmt.Sprint(shape)
-		dx := tensor.NormalizeRowsGrad(g, y, rstd)
-		check(t, name+" dx", dx, ref(gv, yv, rv), 4*s.tol.Reduce)
+		want := dxRef(gv, xv, mv, rv, nil, 1)
+		dx := tensor.NormalizeRowsGrad(g, x, mean, rstd, nil)
+		check(t, name+" dx", dx, want, tol)
 		if !slices.Equal(dx.Shape(), shape) {
 			t.Fatalf("%s: dx has shape %v", name, dx.Shape())
 		}
 		if len(shape) == 2 && shape[1] > 1 {
-			dx = tensor.NormalizeRowsGrad(s.strided(gv, shape[0], shape[1]), y, rstd)
-			check(t, name+" transposed g dx", dx, ref(gv, yv, rv), 4*s.tol.Reduce)
+			dx = tensor.NormalizeRowsGrad(s.strided(gv, shape[0], shape[1]), x, mean, rstd, nil)
+			check(t, name+" transposed g dx", dx, want, tol)
+		}
+	}
+	for _, c := range affineCases {
+		gv, xv, mv, rv, g, x, mean, rstd := operands(c.shape)
+		aff, gamma, _ := s.affineOf(c.k, c.inner)
+		name := fmt.Sprintf("%v affine k=%d inner=%d", c.shape, c.k, c.inner)
+		check(t, name+" dx", tensor.NormalizeRowsGrad(g, x, mean, rstd, aff), dxRef(gv, xv, mv, rv, gamma, c.inner), tol)
+		y := normalizedRef(xv, mv, rv, nil, nil, 1)
+		wg, wb := make([]float64, c.k), make([]float64, c.k)
+		for i := range gv {
+			f := i / c.inner % c.k
+			wg[f] += gv[i] * y[i]
+			wb[f] += gv[i]
+		}
+		dgamma, dbeta := tensor.NormalizeAffineGrad(g, x, mean, rstd, aff)
+		check(t, name+" dγ", dgamma, wg, tol)
+		check(t, name+" dβ", dbeta, wb, tol)
+		if !slices.Equal(dgamma.Shape(), []int{c.k}) || !slices.Equal(dbeta.Shape(), []int{c.k}) {
+			t.Fatalf("%s: dγ %v, dβ %v", name, dgamma.Shape(), dbeta.Shape())
 		}
 	}
 }
