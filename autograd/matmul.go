@@ -66,7 +66,10 @@ func Linear(x, w, b *Var, act tensor.Activation) *Var {
 	return record("linear", out, func(g *tensor.Tensor) []*tensor.Tensor {
 		dz := g.Reshape(rows, w.Value.Dim(1))
 		if deriv != nil {
+			// deriv, and dz below, are this closure's alone.
 			dz = tensor.Mul(dz, deriv)
+			tensor.Free(deriv)
+			defer tensor.Free(dz)
 		}
 		grads := make([]*tensor.Tensor, len(inputs))
 		if x.requiresGrad {

@@ -165,12 +165,22 @@ func (b *Backend) destroy() {
 }
 
 // Buffer is the storage of Vulkan tensors: a pooled device buffer, given
-// back to the pool when the Buffer is garbage collected and the GPU is done
-// with it.
+// back to the pool when the Buffer is garbage collected or freed
+// (tensor.Free) and the GPU is done with it.
 type Buffer struct {
-	b *Backend
-	s *slot
-	n int
+	b       *Backend
+	s       *slot // nil once freed
+	n       int
+	cleanup runtime.Cleanup
+}
+
+// slot returns buf's device buffer; using a freed Buffer is a programmer
+// error.
+func (buf *Buffer) slot() *slot {
+	if buf.s == nil {
+		panic("vulkan: tensor used after tensor.Free")
+	}
+	return buf.s
 }
 
 // Backend returns the owning backend.
@@ -199,8 +209,24 @@ func (b *Backend) Alloc(dt tensor.DType, n int) tensor.Buffer {
 	b.checkOpen()
 	s := b.allocSlot(kindDevice, uint64(n)*4)
 	buf := &Buffer{b: b, s: s, n: n}
-	runtime.AddCleanup(buf, b.free, s)
+	buf.cleanup = runtime.AddCleanup(buf, b.free, s)
 	return buf
+}
+
+var _ tensor.Freer = (*Backend)(nil)
+
+// Free implements tensor.Freer: the buffer goes back to the pool as soon as
+// the commands recorded so far are done with it, without waiting for the
+// garbage collector.
+func (b *Backend) Free(tb tensor.Buffer) {
+	buf, ok := tb.(*Buffer)
+	if !ok || buf.b != b {
+		panic(fmt.Sprintf("vulkan: Free of a %T that does not live on this backend", tb))
+	}
+	s := buf.slot()
+	buf.cleanup.Stop()
+	buf.s = nil
+	b.free(s)
 }
 
 // free is the cleanup of a Buffer: it runs on the cleanup goroutine, so it
@@ -297,7 +323,7 @@ func (b *Backend) slotOf(t *tensor.Tensor) *slot {
 	if !ok || buf.b != b {
 		panic(fmt.Sprintf("vulkan: tensor %v does not live on this backend", t))
 	}
-	return buf.s
+	return buf.slot()
 }
 
 // Upload copies src ([]float32) to the start of dst.
@@ -309,7 +335,7 @@ func (b *Backend) Upload(dst tensor.Buffer, src any) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.checkOpen()
-	s := dst.(*Buffer).s
+	s := dst.(*Buffer).slot()
 	b.upload(s, 0, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(data))), 4*len(data)))
 }
 
@@ -344,7 +370,7 @@ func (b *Backend) Download(src tensor.Buffer, offset int, dst any) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.checkOpen()
-	s := src.(*Buffer).s
+	s := src.(*Buffer).slot()
 	out := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(data))), 4*len(data))
 	b.download(s, uint64(offset)*4, out)
 }

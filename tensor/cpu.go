@@ -57,9 +57,9 @@ func (c *cpuBackend) Sync() error  { return nil }
 func (c *cpuBackend) Alloc(dt DType, n int) Buffer {
 	switch dt {
 	case Float32:
-		return &cpuBuffer[float32]{owner: c, data: make([]float32, n)}
+		return newCPUBuffer(c, free32, n)
 	case Float64:
-		return &cpuBuffer[float64]{owner: c, data: make([]float64, n)}
+		return newCPUBuffer(c, free64, n)
 	}
 	panic("tensor: cpu cannot allocate " + dt.String())
 }

@@ -29,8 +29,10 @@ func (c *cpuBackend) MatMul(dst, a, b *Tensor, transA, transB bool, bias *Tensor
 			ci := d[dst.offset+i*m*n : dst.offset+(i+1)*m*n]
 			ai, bi := x[a.offset+i*a.strides[0]:], y[b.offset+i*b.strides[0]:]
 			if !c.reference && sgemmFast != nil {
-				sgemmFast(transA, transB, m, n, k, ai, lda, bi, ldb, ci, n, host[float32](bias))
-			} else if m*n > 0 && k > 0 {
+				sgemmFast(transA, transB, m, n, k, ai, lda, bi, ldb, ci, n, host[float32](bias), act, derivRows[float32](deriv, i, m*n))
+				continue
+			}
+			if m*n > 0 && k > 0 {
 				blas32.Implementation().Sgemm(transFlag(transA), transFlag(transB), m, n, k, 1, ai, max(lda, 1), bi, max(ldb, 1), 0, ci, max(n, 1))
 				addBias(ci, n, host[float32](bias))
 			} else {
@@ -62,9 +64,10 @@ func derivRows[T number](deriv *Tensor, i, size int) []T {
 	return host[T](deriv)[deriv.offset+i*size : deriv.offset+(i+1)*size]
 }
 
-// sgemmFast is the packed SIMD float32 kernel with a fused bias, set by
-// cpu_gemm.go; nil leaves every product to gonum.
-var sgemmFast func(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32)
+// sgemmFast is the packed SIMD float32 kernel with the bias, the activation
+// and its derivative (into deriv when not nil) fused, set by cpu_gemm.go; nil
+// leaves every product to gonum.
+var sgemmFast func(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32, act Activation, deriv []float32)
 
 // addBias adds bias to every row of c (row length n); nil adds nothing.
 func addBias[T number](c []T, n int, bias []T) {

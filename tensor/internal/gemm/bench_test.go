@@ -12,7 +12,7 @@ import (
 type benchShape struct {
 	transA, transB bool
 	m, n, k        int
-	act            Activation // with an epilogue (bias and PreAct) when not None
+	act            Activation // with an epilogue (bias and Deriv) when not None
 }
 
 func (s benchShape) name() string {
@@ -78,7 +78,7 @@ func BenchmarkSgemm(b *testing.B) {
 			ep := Epilogue{Act: s.act}
 			if s.act != None {
 				ep.Bias = randSlice(rng, s.n)
-				ep.PreAct = make([]float32, s.m*s.n)
+				ep.Deriv = make([]float32, s.m*s.n)
 			}
 			b.ResetTimer()
 			for b.Loop() {

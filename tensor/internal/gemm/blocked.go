@@ -113,17 +113,16 @@ func (p *problem) tiles(im *impl, o *operands, t []float32, i0, i1, j0, j1 int, 
 			}
 			// The kernel writes the tile to C itself.
 			out := tileOut{c: p.c[i*p.ldc+j:], ldc: p.ldc, add: !first || p.beta == 1}
-			if last {
-				if p.bias != nil {
-					out.bias = p.bias[j : j+nr]
-				}
-				if p.pre != nil {
-					out.pre, out.ldp = p.pre[i*p.ldp+j:], p.ldp
-				}
+			if last && p.bias != nil {
+				out.bias = p.bias[j : j+nr]
 			}
 			im.kernel(o.kc, a, rsa, csa, b, sb, &out)
-			if last && p.act != None {
-				im.activate(mr, nr, out.c, p.ldc, p.act)
+			if last && (p.act != None || p.deriv != nil) {
+				var d []float32
+				if p.deriv != nil {
+					d = p.deriv[i*p.ldd+j:]
+				}
+				im.activate(mr, nr, out.c, p.ldc, p.act, d, p.ldd)
 			}
 		}
 	}
@@ -175,7 +174,7 @@ func balance(x, limit, r int) int {
 // mr*nr values of scratch) to C at (i, j), adding to what the previous k
 // chunks wrote unless first, and applying the epilogue if last.
 func (p *problem) store(im *impl, t []float32, i, j, mv, nv int, first, last bool) {
-	u := update{m: mv, n: nv, acc: t, lda: im.nr, ldc: p.ldc, alpha: p.alpha, beta: p.beta, ldp: p.ldp}
+	u := update{m: mv, n: nv, acc: t, lda: im.nr, ldc: p.ldc, alpha: p.alpha, beta: p.beta, ldd: p.ldd}
 	if !first {
 		u.beta = 1
 	}
@@ -188,8 +187,8 @@ func (p *problem) store(im *impl, t []float32, i, j, mv, nv int, first, last boo
 		if ep && p.bias != nil {
 			u.bias = p.bias[j : j+nv]
 		}
-		if ep && p.pre != nil {
-			u.pre = p.pre[i*p.ldp+j:]
+		if ep && p.deriv != nil {
+			u.deriv = p.deriv[i*p.ldd+j:]
 		}
 		im.finish(&u)
 		return
@@ -207,8 +206,8 @@ func (p *problem) store(im *impl, t []float32, i, j, mv, nv int, first, last boo
 	if ep && p.bias != nil {
 		u.bias = p.bias[i : i+mv]
 	}
-	if ep && p.pre != nil {
-		u.pre = p.pre[j*p.ldp+i:]
+	if ep && p.deriv != nil {
+		u.deriv = p.deriv[j*p.ldd+i:]
 	}
 	im.finish(&u)
 }

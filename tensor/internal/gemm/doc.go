@@ -2,7 +2,7 @@
 //
 // [Sgemm] computes C = alpha*op(A)*op(B) + beta*C on row-major matrices, like
 // BLAS sgemm; [SgemmEpilogue] computes C = act(op(A)*op(B) + bias) and can
-// save the pre-activation values, so that the forward pass of a dense layer
+// save the activation's derivative, so that the forward pass of a dense layer
 // is one call and one pass over C.
 //
 // # Blocking scheme
@@ -31,9 +31,8 @@
 // 128K values); only their partial edge panels are packed.
 //
 // The micro-kernel writes full tiles to C itself: it adds the previous value
-// of C for the k chunks after the first, and on the last chunk adds the bias
-// and stores the pre-activation; the activation then runs on the tile while
-// it is in L1. Edge tiles, alpha != 1 and beta other than 0 and 1 go through
+// of C for the k chunks after the first, and on the last chunk adds the bias;
+// the activation and its derivative then run on the tile while it is in L1. Edge tiles, alpha != 1 and beta other than 0 and 1 go through
 // a scratch tile and a general update.
 //
 // Products with at most four rows of C whose op(B) is row-major are computed

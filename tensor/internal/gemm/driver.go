@@ -33,8 +33,9 @@ const (
 //
 // finish(u *update) writes a block of C; see update.
 //
-// activate(m, n int, c []float32, ldc int, act Activation) applies act to
-// the m×n block c (row stride ldc) in place.
+// activate(m, n int, c []float32, ldc int, act Activation, d []float32, ldd
+// int) applies act to the m×n block c (row stride ldc) in place and, when d is
+// not nil, writes act' at the original values to d (row stride ldd).
 //
 // gemvN(m, n, k int, x []float32, ldx int, b []float32, ldb int, y []float32,
 // ldy int) computes y[i*ldy+j] = Σ_p x[i*ldx+p]*b[p*ldb+j] for i < m, j < n,
@@ -47,28 +48,23 @@ const (
 // tileOut is where a micro-kernel writes its mr×nr tile: for r < mr and
 // j < nr,
 //
-//	v := acc(r, j) + c[r*ldc+j] + bias[j]
-//	pre[r*ldp+j] = v
-//	c[r*ldc+j] = v
+//	c[r*ldc+j] = acc(r, j) + c[r*ldc+j] + bias[j]
 //
-// where C is not read unless add, a nil bias is 0 and a nil pre is not
-// written.
+// where C is not read unless add and a nil bias is 0.
 type tileOut struct {
 	c    []float32
 	ldc  int
 	add  bool
 	bias []float32
-	pre  []float32
-	ldp  int
 }
 
 // update is a block of C to write: for i < m and j < n,
 //
 //	v := alpha*acc[i*lda+j] + beta*c[i*ldc+j] + bias[j]
-//	pre[i*ldp+j] = v
 //	c[i*ldc+j] = act(v)
+//	deriv[i*ldd+j] = act'(v)
 //
-// where C is not read when beta is 0, a nil bias is 0 and a nil pre is not
+// where C is not read when beta is 0, a nil bias is 0 and a nil deriv is not
 // written.
 type update struct {
 	m, n        int
@@ -77,8 +73,8 @@ type update struct {
 	acc         []float32
 	lda         int
 	bias        []float32
-	pre         []float32
-	ldp         int
+	deriv       []float32
+	ldd         int
 	alpha, beta float32
 	act         Activation
 }
@@ -95,16 +91,16 @@ type problem struct {
 	beta           float32
 	c              []float32
 	ldc            int
-	bias, pre      []float32
-	ldp            int
+	bias, deriv    []float32
+	ldd            int
 	act            Activation
 	// ct marks a problem that computes Cᵀ (see swap): its element (i, j)
-	// is c[j*ldc+i], its bias is per row and its pre-activation (i, j) is
-	// pre[j*ldp+i].
+	// is c[j*ldc+i], its bias is per row and its derivative (i, j) is
+	// deriv[j*ldd+i].
 	ct bool
 }
 
-func (p *problem) epilogue() bool { return p.bias != nil || p.pre != nil || p.act != None }
+func (p *problem) epilogue() bool { return p.bias != nil || p.deriv != nil || p.act != None }
 
 func (p *problem) solve(im *impl) {
 	if p.m == 0 || p.n == 0 {
@@ -140,8 +136,8 @@ func (p *problem) scale(im *impl) {
 		if p.bias != nil {
 			u.bias = p.bias[j : j+nv]
 		}
-		if p.pre != nil {
-			u.pre, u.ldp = p.pre[j:], p.ldp
+		if p.deriv != nil {
+			u.deriv, u.ldd = p.deriv[j:], p.ldd
 		}
 		im.finish(&u)
 	}
@@ -232,7 +228,7 @@ func (p *problem) storeBlock(im *impl, ws *workspace, y []float32, ldy int, yT b
 	if p.ct {
 		rows, cols = cols, rows
 	}
-	u := update{m: rows, n: cols, c: p.c, ldc: p.ldc, acc: y, lda: ldy, bias: p.bias, pre: p.pre, ldp: p.ldp, alpha: p.alpha, beta: p.beta, act: p.act}
+	u := update{m: rows, n: cols, c: p.c, ldc: p.ldc, acc: y, lda: ldy, bias: p.bias, deriv: p.deriv, ldd: p.ldd, alpha: p.alpha, beta: p.beta, act: p.act}
 	if u.bias != nil {
 		u.bias = u.bias[:cols]
 	}
@@ -244,7 +240,7 @@ func (p *problem) storeBlock(im *impl, ws *workspace, y []float32, ldy int, yT b
 	// The rows of C are columns of y, and short (cols <= smallDim).
 	buf := grow(&ws.b, rows*cols)
 	u.acc, u.lda = buf, cols
-	flat := p.ldc == cols && (p.pre == nil || p.ldp == cols) && (p.bias == nil || p.alpha == 1)
+	flat := p.ldc == cols && (p.deriv == nil || p.ldd == cols) && (p.bias == nil || p.alpha == 1)
 	if flat {
 		// C is contiguous: finish it as one row, with the bias added here.
 		u.m, u.n, u.bias = 1, rows*cols, nil

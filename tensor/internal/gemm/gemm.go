@@ -36,17 +36,19 @@ func (a Activation) String() string {
 }
 
 // Epilogue is the work [SgemmEpilogue] fuses into the write of C:
-// C = Act(op(A)*op(B) + Bias).
+// C = Act(op(A)*op(B) + Bias), and the activation's derivative at the same
+// values for the backward pass.
 type Epilogue struct {
 	// Bias, when not nil, is added to every row of the product; its length
 	// must be at least n.
 	Bias []float32
 	// Act is applied last.
 	Act Activation
-	// PreAct, when not nil, receives op(A)*op(B) + Bias before Act, as an
-	// m×n row-major matrix with row stride n (the backward pass of the
-	// activation needs it). Its length must be at least m*n.
-	PreAct []float32
+	// Deriv, when not nil, receives Act'(z) at z = op(A)*op(B) + Bias (1
+	// for None), as an m×n row-major matrix with row stride n: the
+	// backward pass of the layer multiplies its incoming gradient by it.
+	// Its length must be at least m*n. The derivative of ReLU at 0 is 0.
+	Deriv []float32
 }
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C on row-major matrices, where
@@ -65,8 +67,8 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 }
 
 // SgemmEpilogue computes C = ep.Act(op(A)*op(B) + ep.Bias) on row-major
-// matrices, and stores op(A)*op(B) + ep.Bias in ep.PreAct when that is not
-// nil. The arguments are those of [Sgemm] with alpha = 1 and beta = 0: C is
+// matrices, and stores ep.Act' at op(A)*op(B) + ep.Bias in ep.Deriv when that
+// is not nil. The arguments are those of [Sgemm] with alpha = 1 and beta = 0: C is
 // not read. When k is 0 the product is zero, so C = ep.Act(ep.Bias).
 func SgemmEpilogue(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, ep Epilogue) {
 	sgemm(active, transA, transB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc, &ep)
@@ -91,10 +93,10 @@ func sgemm(im *impl, transA, transB bool, m, n, k int, alpha float32, a []float3
 		if ep.Bias != nil && len(ep.Bias) < n {
 			panic(fmt.Sprintf("gemm: len(Bias) = %d < n = %d", len(ep.Bias), n))
 		}
-		if ep.PreAct != nil && len(ep.PreAct) < m*n {
-			panic(fmt.Sprintf("gemm: len(PreAct) = %d < m*n = %d", len(ep.PreAct), m*n))
+		if ep.Deriv != nil && len(ep.Deriv) < m*n {
+			panic(fmt.Sprintf("gemm: len(Deriv) = %d < m*n = %d", len(ep.Deriv), m*n))
 		}
-		p.bias, p.pre, p.ldp, p.act = ep.Bias, ep.PreAct, n, ep.Act
+		p.bias, p.deriv, p.ldd, p.act = ep.Bias, ep.Deriv, n, ep.Act
 	}
 	p.solve(im)
 }

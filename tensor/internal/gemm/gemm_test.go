@@ -53,6 +53,27 @@ func activate64(act Activation, v float64) float64 {
 	return v
 }
 
+// derivative64 is act' at v (1 for None; ReLU's is 0 at 0).
+func derivative64(act Activation, v float64) float64 {
+	switch act {
+	case ReLU:
+		if v > 0 {
+			return 1
+		}
+		return 0
+	case SiLU:
+		s := 1 / (1 + math.Exp(-v))
+		return s * (1 + v*(1-s))
+	case Tanh:
+		t := math.Tanh(v)
+		return 1 - t*t
+	case Sigmoid:
+		s := 1 / (1 + math.Exp(-v))
+		return s * (1 - s)
+	}
+	return 1
+}
+
 // testCase is one product to check.
 type testCase struct {
 	transA, transB bool
@@ -60,14 +81,14 @@ type testCase struct {
 	alpha, beta    float32
 	extra          int // added to the minimal strides
 	ep             *Epilogue
-	bias, pre      bool
+	bias, deriv    bool
 	act            Activation
 }
 
 func (tc testCase) String() string {
 	s := fmt.Sprintf("tA=%v,tB=%v,m=%d,n=%d,k=%d,alpha=%g,beta=%g,extra=%d", tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, tc.beta, tc.extra)
-	if tc.ep != nil || tc.bias || tc.pre || tc.act != None {
-		s += fmt.Sprintf(",ep(bias=%v,pre=%v,act=%v)", tc.bias, tc.pre, tc.act)
+	if tc.ep != nil || tc.bias || tc.deriv || tc.act != None {
+		s += fmt.Sprintf(",ep(bias=%v,deriv=%v,act=%v)", tc.bias, tc.deriv, tc.act)
 	}
 	return s
 }
@@ -87,7 +108,7 @@ func (tc testCase) check(t *testing.T, rng *rand.Rand, im *impl) {
 	a := newMatrix(rng, ar, ac, tc.extra)
 	b := newMatrix(rng, br, bc, tc.extra)
 	c := newMatrix(rng, tc.m, tc.n, tc.extra)
-	epilogue := tc.ep != nil || tc.bias || tc.pre || tc.act != None
+	epilogue := tc.ep != nil || tc.bias || tc.deriv || tc.act != None
 	var ep Epilogue
 	if epilogue {
 		ep.Act = tc.act
@@ -97,10 +118,10 @@ func (tc testCase) check(t *testing.T, rng *rand.Rand, im *impl) {
 				ep.Bias[j] = float32(rng.NormFloat64())
 			}
 		}
-		if tc.pre {
-			ep.PreAct = make([]float32, tc.m*tc.n)
-			for j := range ep.PreAct {
-				ep.PreAct[j] = float32(math.NaN())
+		if tc.deriv {
+			ep.Deriv = make([]float32, tc.m*tc.n)
+			for j := range ep.Deriv {
+				ep.Deriv[j] = float32(math.NaN())
 			}
 		}
 	}
@@ -173,10 +194,14 @@ func (tc testCase) check(t *testing.T, rng *rand.Rand, im *impl) {
 				v += float64(ep.Bias[j])
 				tol += 1e-6 * math.Abs(float64(ep.Bias[j]))
 			}
-			if ep.PreAct != nil {
-				if got := float64(ep.PreAct[i*tc.n+j]); !(math.Abs(got-v) <= tol) {
+			// The derivatives have slopes below 1, and ReLU's step is
+			// only checked away from rounding's reach.
+			if ep.Deriv != nil && (ep.Act != ReLU || math.Abs(v) > tol) {
+				want := derivative64(ep.Act, v)
+				tolD := tol + 2e-6*math.Abs(want) + 1e-6
+				if got := float64(ep.Deriv[i*tc.n+j]); !(math.Abs(got-want) <= tolD) {
 					if bad++; bad <= 5 {
-						t.Errorf("%v: PreAct(%d,%d) = %g, want %g ± %g", tc, i, j, got, v, tol)
+						t.Errorf("%v: Deriv(%d,%d) = %g, want %g ± %g", tc, i, j, got, want, tolD)
 					}
 				}
 			}
@@ -283,17 +308,17 @@ func TestSgemmAlphaBeta(t *testing.T) {
 
 func TestSgemmEpilogue(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	biasPre := [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}}
+	biasDeriv := [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}}
 	if quick() {
-		biasPre = [][2]bool{biasPre[0], biasPre[3]}
+		biasDeriv = [][2]bool{biasDeriv[0], biasDeriv[3]}
 	}
 	for _, im := range append(implementations(), nil) {
 		for _, act := range []Activation{None, ReLU, SiLU, Tanh, Sigmoid} {
 			for _, sh := range [][3]int{{1, 37, 20}, {23, 1, 17}, {37, 2, 40}, {61, 7, 30}, {45, 51, 34}, {11, 70, 0}, {12, 37, 600}, {300, 40, 20}} {
 				for _, tr := range transposes {
-					for _, bp := range biasPre {
+					for _, bp := range biasDeriv {
 						tc := testCase{transA: tr[0], transB: tr[1], m: sh[0], n: sh[1], k: sh[2], alpha: 1, extra: rng.IntN(3),
-							ep: &Epilogue{}, bias: bp[0], pre: bp[1], act: act}
+							ep: &Epilogue{}, bias: bp[0], deriv: bp[1], act: act}
 						tc.check(t, rng, im)
 					}
 				}
@@ -348,7 +373,7 @@ func TestThreads(t *testing.T) {
 				tc := testCase{transA: tr[0], transB: tr[1], m: sh[0], n: sh[1], k: sh[2], alpha: 1, beta: 0.5}
 				tc.check(t, rng, nil)
 				tc = testCase{transA: tr[0], transB: tr[1], m: sh[0], n: sh[1], k: sh[2], alpha: 1, extra: 1,
-					ep: &Epilogue{}, bias: true, pre: true, act: Activation(1 + n%4)}
+					ep: &Epilogue{}, bias: true, deriv: true, act: Activation(1 + n%4)}
 				tc.check(t, rng, nil)
 			}
 		}
@@ -395,7 +420,7 @@ func TestPanics(t *testing.T) {
 		{"short a", func() { Sgemm(false, false, 20, 2, 10, 1, x, 10, x, 2, 0, x, 2) }},
 		{"short c", func() { Sgemm(false, false, 2, 60, 2, 1, x, 2, x[:40], 20, 0, x, 60) }},
 		{"short bias", func() { SgemmEpilogue(false, false, 2, 3, 2, x, 2, x, 3, x, 3, Epilogue{Bias: x[:2]}) }},
-		{"short pre", func() { SgemmEpilogue(false, false, 2, 3, 2, x, 2, x, 3, x, 3, Epilogue{PreAct: x[:5]}) }},
+		{"short deriv", func() { SgemmEpilogue(false, false, 2, 3, 2, x, 2, x, 3, x, 3, Epilogue{Deriv: x[:5]}) }},
 		{"bad act", func() { SgemmEpilogue(false, false, 2, 3, 2, x, 2, x, 3, x, 3, Epilogue{Act: 9}) }},
 	} {
 		func() {
@@ -419,11 +444,11 @@ func TestNoAllocs(t *testing.T) {
 		a := newMatrix(rng, m, k, 0).data
 		b := newMatrix(rng, k, n, 0).data
 		c := make([]float32, m*n)
-		pre := make([]float32, m*n)
+		deriv := make([]float32, m*n)
 		bias := make([]float32, n)
 		allocs := testing.AllocsPerRun(20, func() {
 			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-			SgemmEpilogue(false, true, m, n, k, a, k, b, k, c, n, Epilogue{Bias: bias, Act: SiLU, PreAct: pre})
+			SgemmEpilogue(false, true, m, n, k, a, k, b, k, c, n, Epilogue{Bias: bias, Act: SiLU, Deriv: deriv})
 		})
 		if allocs > 0.5 {
 			t.Errorf("%v: %g allocations per call", sh, allocs)

@@ -63,10 +63,6 @@ func storeRowGeneric(o *tileOut, r int, v0, v1, v2 float32) {
 		b := o.bias[:3]
 		v0, v1, v2 = v0+b[0], v1+b[1], v2+b[2]
 	}
-	if o.pre != nil {
-		p := o.pre[r*o.ldp : r*o.ldp+3]
-		p[0], p[1], p[2] = v0, v1, v2
-	}
 	c[0], c[1], c[2] = v0, v1, v2
 }
 
@@ -75,9 +71,9 @@ func finishGeneric(u *update) {
 	for i := range u.m {
 		c := u.c[i*u.ldc : i*u.ldc+u.n]
 		acc := u.acc[i*u.lda : i*u.lda+u.n]
-		var pre []float32
-		if u.pre != nil {
-			pre = u.pre[i*u.ldp : i*u.ldp+u.n]
+		var d []float32
+		if u.deriv != nil {
+			d = u.deriv[i*u.ldd : i*u.ldd+u.n]
 		}
 		bias := u.bias
 		if bias != nil {
@@ -91,23 +87,47 @@ func finishGeneric(u *update) {
 			if bias != nil {
 				v += bias[j]
 			}
-			if pre != nil {
-				pre[j] = v
-			}
 			c[j] = activate(u.act, v)
+			if d != nil {
+				d[j] = derivative(u.act, v, c[j])
+			}
 		}
 	}
 }
 
 // activateGeneric applies act in place to the m×n block c with row stride
-// ldc.
-func activateGeneric(m, n int, c []float32, ldc int, act Activation) {
+// ldc and, when d is not nil, writes act' at the original values to d (row
+// stride ldd).
+func activateGeneric(m, n int, c []float32, ldc int, act Activation, d []float32, ldd int) {
 	for i := range m {
 		row := c[i*ldc : i*ldc+n]
 		for j, v := range row {
 			row[j] = activate(act, v)
+			if d != nil {
+				d[i*ldd+j] = derivative(act, v, row[j])
+			}
 		}
 	}
+}
+
+// derivative returns act'(z) from z and y = act(z): ReLU [z > 0], SiLU
+// σ + y(1 − σ), tanh 1 − y², sigmoid y(1 − y), 1 for None.
+func derivative(act Activation, z, y float32) float32 {
+	switch act {
+	case ReLU:
+		if z > 0 {
+			return 1
+		}
+		return 0
+	case SiLU:
+		s := float32(1 / (1 + math.Exp(-float64(z))))
+		return s + y*(1-s)
+	case Tanh:
+		return 1 - y*y
+	case Sigmoid:
+		return y * (1 - y)
+	}
+	return 1
 }
 
 // activate applies act to one value.

@@ -10,8 +10,8 @@ func (im *impl) kernel(kc int, a []float32, rsa, csa int, b []float32, sb int, o
 	kernelGeneric(kc, a, rsa, csa, b, sb, o)
 }
 
-func (im *impl) activate(m, n int, c []float32, ldc int, act Activation) {
-	activateGeneric(m, n, c, ldc, act)
+func (im *impl) activate(m, n int, c []float32, ldc int, act Activation, d []float32, ldd int) {
+	activateGeneric(m, n, c, ldc, act, d, ldd)
 }
 
 func (im *impl) finish(u *update) { finishGeneric(u) }

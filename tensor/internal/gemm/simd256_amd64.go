@@ -79,11 +79,6 @@ func storeRow256(o *tileOut, r int, v0, v1 archsimd.Float32x8) {
 		v0 = v0.Add(archsimd.LoadFloat32x8Slice(o.bias[:8]))
 		v1 = v1.Add(archsimd.LoadFloat32x8Slice(o.bias[8:16]))
 	}
-	if o.pre != nil {
-		p := o.pre[r*o.ldp : r*o.ldp+16]
-		v0.StoreSlice(p[:8])
-		v1.StoreSlice(p[8:])
-	}
 	v0.StoreSlice(c[:8])
 	v1.StoreSlice(c[8:])
 }
@@ -92,27 +87,23 @@ func storeRow256(o *tileOut, r int, v0, v1 archsimd.Float32x8) {
 func finish256(u *update) {
 	for i := range u.m {
 		c := u.c[i*u.ldc : i*u.ldc+u.n]
-		var pre []float32
-		if u.pre != nil {
-			pre = u.pre[i*u.ldp : i*u.ldp+u.n]
-		}
-		linear256(c, u.acc[i*u.lda:i*u.lda+u.n], u.bias, pre, u.alpha, u.beta)
-		if u.act != None {
-			activate256(1, u.n, c, u.ldc, u.act)
+		linear256(c, u.acc[i*u.lda:i*u.lda+u.n], u.bias, u.alpha, u.beta)
+		if u.act != None || u.deriv != nil {
+			var d []float32
+			if u.deriv != nil {
+				d = u.deriv[i*u.ldd:]
+			}
+			activate256(1, u.n, c, u.ldc, u.act, d, u.ldd)
 		}
 	}
 }
 
-// linear256 sets c[j] = alpha*acc[j] + beta*c[j] + bias[j] and pre[j] to
-// the same, for j < len(c).
-func linear256(c, acc, bias, pre []float32, alpha, beta float32) {
+// linear256 sets c[j] = alpha*acc[j] + beta*c[j] + bias[j] for j < len(c).
+func linear256(c, acc, bias []float32, alpha, beta float32) {
 	n := len(c)
 	acc = acc[:n]
 	if bias != nil {
 		bias = bias[:n]
-	}
-	if pre != nil {
-		pre = pre[:n]
 	}
 	va := archsimd.BroadcastFloat32x8(alpha)
 	vb := archsimd.BroadcastFloat32x8(beta)
@@ -127,9 +118,6 @@ func linear256(c, acc, bias, pre []float32, alpha, beta float32) {
 		}
 		if bias != nil {
 			v = v.Add(archsimd.LoadFloat32x8Slice(bias[j:]))
-		}
-		if pre != nil {
-			v.StoreSlice(pre[j:])
 		}
 		v.StoreSlice(c[j:])
 	}
@@ -146,51 +134,69 @@ func linear256(c, acc, bias, pre []float32, alpha, beta float32) {
 	if bias != nil {
 		v = v.Add(loadPart256(bias[j:]))
 	}
-	if pre != nil {
-		storePart256(v, pre[j:])
-	}
 	storePart256(v, c[j:])
 }
 
-// activate256 applies act in place to the m×n block c with row stride ldc.
-func activate256(m, n int, c []float32, ldc int, act Activation) {
+// activate256 applies act in place to the m×n block c with row stride ldc
+// and, when d is not nil, writes act' at the original values to d (row
+// stride ldd).
+func activate256(m, n int, c []float32, ldc int, act Activation, d []float32, ldd int) {
 	for i := range m {
 		row := c[i*ldc : i*ldc+n]
+		var drow []float32
+		if d != nil {
+			drow = d[i*ldd : i*ldd+n]
+		}
 		j := 0
-		switch act {
-		case ReLU:
-			for ; j+8 <= n; j += 8 {
-				archsimd.LoadFloat32x8Slice(row[j:]).Max(archsimd.Float32x8{}).StoreSlice(row[j:])
-			}
-		case SiLU:
-			for ; j+8 <= n; j += 8 {
-				silu256(archsimd.LoadFloat32x8Slice(row[j:])).StoreSlice(row[j:])
-			}
-		case Tanh:
-			for ; j+8 <= n; j += 8 {
-				tanh256(archsimd.LoadFloat32x8Slice(row[j:])).StoreSlice(row[j:])
-			}
-		case Sigmoid:
-			for ; j+8 <= n; j += 8 {
-				sigmoid256(archsimd.LoadFloat32x8Slice(row[j:])).StoreSlice(row[j:])
+		for ; j+8 <= n; j += 8 {
+			y, dy := act256(act, archsimd.LoadFloat32x8Slice(row[j:]), drow != nil)
+			y.StoreSlice(row[j:])
+			if drow != nil {
+				dy.StoreSlice(drow[j:])
 			}
 		}
 		if j == n {
 			continue
 		}
-		v := loadPart256(row[j:])
-		switch act {
-		case ReLU:
-			v = v.Max(archsimd.Float32x8{})
-		case SiLU:
-			v = silu256(v)
-		case Tanh:
-			v = tanh256(v)
-		case Sigmoid:
-			v = sigmoid256(v)
+		y, dy := act256(act, loadPart256(row[j:]), drow != nil)
+		storePart256(y, row[j:])
+		if drow != nil {
+			storePart256(dy, drow[j:])
 		}
-		storePart256(v, row[j:])
 	}
+}
+
+// act256 returns act(z) and, when deriv is set, act'(z): ReLU [z > 0],
+// SiLU σ + y(1 − σ) with y = zσ, tanh 1 − y², sigmoid y(1 − y), 1 for None.
+func act256(act Activation, z archsimd.Float32x8, deriv bool) (y, dy archsimd.Float32x8) {
+	one := ld256(&c256.one)
+	switch act {
+	case None:
+		return z, one
+	case ReLU:
+		var zero archsimd.Float32x8
+		y = z.Max(zero)
+		if deriv {
+			dy = one.Masked(z.Greater(zero))
+		}
+	case SiLU:
+		s := sigmoid256(z)
+		y = z.Mul(s)
+		if deriv {
+			dy = y.MulAdd(one.Sub(s), s)
+		}
+	case Tanh:
+		y = tanh256(z)
+		if deriv {
+			dy = one.Sub(y.Mul(y))
+		}
+	case Sigmoid:
+		y = sigmoid256(z)
+		if deriv {
+			dy = y.Mul(one.Sub(y))
+		}
+	}
+	return y, dy
 }
 
 // consts256 holds the constants of the AVX2 activations, one vector each,
@@ -249,11 +255,6 @@ func recip256(x archsimd.Float32x8) archsimd.Float32x8 {
 func sigmoid256(x archsimd.Float32x8) archsimd.Float32x8 {
 	one := ld256(&c256.one)
 	return recip256(one.Add(exp256(archsimd.Float32x8{}.Sub(x))))
-}
-
-// silu256 returns x/(1+e**-x).
-func silu256(x archsimd.Float32x8) archsimd.Float32x8 {
-	return x.Mul(sigmoid256(x))
 }
 
 // tanh256 returns tanh(x) as the rational approximation of Eigen.

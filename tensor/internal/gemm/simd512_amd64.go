@@ -79,11 +79,6 @@ func storeRow512(o *tileOut, r int, v0, v1 archsimd.Float32x16) {
 		v0 = v0.Add(archsimd.LoadFloat32x16Slice(o.bias[:16]))
 		v1 = v1.Add(archsimd.LoadFloat32x16Slice(o.bias[16:32]))
 	}
-	if o.pre != nil {
-		p := o.pre[r*o.ldp : r*o.ldp+32]
-		v0.StoreSlice(p[:16])
-		v1.StoreSlice(p[16:])
-	}
 	v0.StoreSlice(c[:16])
 	v1.StoreSlice(c[16:])
 }
@@ -92,27 +87,23 @@ func storeRow512(o *tileOut, r int, v0, v1 archsimd.Float32x16) {
 func finish512(u *update) {
 	for i := range u.m {
 		c := u.c[i*u.ldc : i*u.ldc+u.n]
-		var pre []float32
-		if u.pre != nil {
-			pre = u.pre[i*u.ldp : i*u.ldp+u.n]
-		}
-		linear512(c, u.acc[i*u.lda:i*u.lda+u.n], u.bias, pre, u.alpha, u.beta)
-		if u.act != None {
-			activate512(1, u.n, c, u.ldc, u.act)
+		linear512(c, u.acc[i*u.lda:i*u.lda+u.n], u.bias, u.alpha, u.beta)
+		if u.act != None || u.deriv != nil {
+			var d []float32
+			if u.deriv != nil {
+				d = u.deriv[i*u.ldd:]
+			}
+			activate512(1, u.n, c, u.ldc, u.act, d, u.ldd)
 		}
 	}
 }
 
-// linear512 sets c[j] = alpha*acc[j] + beta*c[j] + bias[j] and pre[j] to
-// the same, for j < len(c).
-func linear512(c, acc, bias, pre []float32, alpha, beta float32) {
+// linear512 sets c[j] = alpha*acc[j] + beta*c[j] + bias[j] for j < len(c).
+func linear512(c, acc, bias []float32, alpha, beta float32) {
 	n := len(c)
 	acc = acc[:n]
 	if bias != nil {
 		bias = bias[:n]
-	}
-	if pre != nil {
-		pre = pre[:n]
 	}
 	va := archsimd.BroadcastFloat32x16(alpha)
 	vb := archsimd.BroadcastFloat32x16(beta)
@@ -127,9 +118,6 @@ func linear512(c, acc, bias, pre []float32, alpha, beta float32) {
 		}
 		if bias != nil {
 			v = v.Add(archsimd.LoadFloat32x16Slice(bias[j:]))
-		}
-		if pre != nil {
-			v.StoreSlice(pre[j:])
 		}
 		v.StoreSlice(c[j:])
 	}
@@ -146,51 +134,69 @@ func linear512(c, acc, bias, pre []float32, alpha, beta float32) {
 	if bias != nil {
 		v = v.Add(loadPart512(bias[j:]))
 	}
-	if pre != nil {
-		storePart512(v, pre[j:])
-	}
 	storePart512(v, c[j:])
 }
 
-// activate512 applies act in place to the m×n block c with row stride ldc.
-func activate512(m, n int, c []float32, ldc int, act Activation) {
+// activate512 applies act in place to the m×n block c with row stride ldc
+// and, when d is not nil, writes act' at the original values to d (row
+// stride ldd).
+func activate512(m, n int, c []float32, ldc int, act Activation, d []float32, ldd int) {
 	for i := range m {
 		row := c[i*ldc : i*ldc+n]
+		var drow []float32
+		if d != nil {
+			drow = d[i*ldd : i*ldd+n]
+		}
 		j := 0
-		switch act {
-		case ReLU:
-			for ; j+16 <= n; j += 16 {
-				archsimd.LoadFloat32x16Slice(row[j:]).Max(archsimd.Float32x16{}).StoreSlice(row[j:])
-			}
-		case SiLU:
-			for ; j+16 <= n; j += 16 {
-				silu512(archsimd.LoadFloat32x16Slice(row[j:])).StoreSlice(row[j:])
-			}
-		case Tanh:
-			for ; j+16 <= n; j += 16 {
-				tanh512(archsimd.LoadFloat32x16Slice(row[j:])).StoreSlice(row[j:])
-			}
-		case Sigmoid:
-			for ; j+16 <= n; j += 16 {
-				sigmoid512(archsimd.LoadFloat32x16Slice(row[j:])).StoreSlice(row[j:])
+		for ; j+16 <= n; j += 16 {
+			y, dy := act512(act, archsimd.LoadFloat32x16Slice(row[j:]), drow != nil)
+			y.StoreSlice(row[j:])
+			if drow != nil {
+				dy.StoreSlice(drow[j:])
 			}
 		}
 		if j == n {
 			continue
 		}
-		v := loadPart512(row[j:])
-		switch act {
-		case ReLU:
-			v = v.Max(archsimd.Float32x16{})
-		case SiLU:
-			v = silu512(v)
-		case Tanh:
-			v = tanh512(v)
-		case Sigmoid:
-			v = sigmoid512(v)
+		y, dy := act512(act, loadPart512(row[j:]), drow != nil)
+		storePart512(y, row[j:])
+		if drow != nil {
+			storePart512(dy, drow[j:])
 		}
-		storePart512(v, row[j:])
 	}
+}
+
+// act512 returns act(z) and, when deriv is set, act'(z): ReLU [z > 0],
+// SiLU σ + y(1 − σ) with y = zσ, tanh 1 − y², sigmoid y(1 − y), 1 for None.
+func act512(act Activation, z archsimd.Float32x16, deriv bool) (y, dy archsimd.Float32x16) {
+	one := ld512(&c512.one)
+	switch act {
+	case None:
+		return z, one
+	case ReLU:
+		var zero archsimd.Float32x16
+		y = z.Max(zero)
+		if deriv {
+			dy = one.Masked(z.Greater(zero))
+		}
+	case SiLU:
+		s := sigmoid512(z)
+		y = z.Mul(s)
+		if deriv {
+			dy = y.MulAdd(one.Sub(s), s)
+		}
+	case Tanh:
+		y = tanh512(z)
+		if deriv {
+			dy = one.Sub(y.Mul(y))
+		}
+	case Sigmoid:
+		y = sigmoid512(z)
+		if deriv {
+			dy = y.Mul(one.Sub(y))
+		}
+	}
+	return y, dy
 }
 
 // consts512 holds the constants of the AVX-512 activations, one vector each,
@@ -247,11 +253,6 @@ func recip512(x archsimd.Float32x16) archsimd.Float32x16 {
 func sigmoid512(x archsimd.Float32x16) archsimd.Float32x16 {
 	one := ld512(&c512.one)
 	return recip512(one.Add(exp512(archsimd.Float32x16{}.Sub(x))))
-}
-
-// silu512 returns x/(1+e**-x).
-func silu512(x archsimd.Float32x16) archsimd.Float32x16 {
-	return x.Mul(sigmoid512(x))
 }
 
 // tanh512 returns tanh(x) as the rational approximation of Eigen.

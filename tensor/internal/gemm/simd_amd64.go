@@ -28,14 +28,14 @@ func (im *impl) kernel(kc int, a []float32, rsa, csa int, b []float32, sb int, o
 	}
 }
 
-func (im *impl) activate(m, n int, c []float32, ldc int, act Activation) {
+func (im *impl) activate(m, n int, c []float32, ldc int, act Activation, d []float32, ldd int) {
 	switch im.kind {
 	case kindAVX512:
-		activate512(m, n, c, ldc, act)
+		activate512(m, n, c, ldc, act, d, ldd)
 	case kindAVX2:
-		activate256(m, n, c, ldc, act)
+		activate256(m, n, c, ldc, act, d, ldd)
 	default:
-		activateGeneric(m, n, c, ldc, act)
+		activateGeneric(m, n, c, ldc, act, d, ldd)
 	}
 }
 
