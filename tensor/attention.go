@@ -46,6 +46,8 @@ func Attention(q, k, v *Tensor, scale float64) (out, lse *Tensor) {
 		if fa.Attention(out, lse, q, k, v, scale) {
 			return out, lse
 		}
+		Free(out)
+		Free(lse)
 	}
 	return attentionComposed(q, k, v, scale)
 }
@@ -121,6 +123,9 @@ func AttentionGrad(g, q, k, v, out, lse *Tensor, scale float64) (dq, dk, dv *Ten
 		if fa.AttentionGrad(dq, dk, dv, g, q, k, v, out, lse, scale) {
 			return dq, dk, dv
 		}
+		Free(dq)
+		Free(dk)
+		Free(dv)
 	}
 	return attentionGradComposed(g, q, k, v, out, lse, scale)
 }

@@ -65,6 +65,7 @@ func Conv2dPatches(x, w, bias *Tensor, g ConvGeom) (y, cols *Tensor) {
 		if cv.Conv2d(y, x.Contiguous(), w.Contiguous(), bias, g) {
 			return y, nil
 		}
+		Free(y)
 	}
 	cols = Im2Col(x, g) // [n, c·kh·kw, oh·ow]
 	y = MatMul(w, cols) // [n, out, oh·ow]
@@ -89,6 +90,7 @@ func Conv2dGradInput(dy, w *Tensor, g ConvGeom) *Tensor {
 		if cv.Conv2dGradInput(dx, dy.Contiguous(), w.Contiguous(), g) {
 			return dx
 		}
+		Free(dx)
 	}
 	// dcols[n] = wᵀ·dy[n], folded back onto the image.
 	return Col2Im(MatMulT(w, dy.Reshape(g.N, out, g.OutH*g.OutW), true, false), g)
@@ -117,6 +119,7 @@ func Conv2dGradWeight(dy, x *Tensor, g ConvGeom) *Tensor {
 		if cv.Conv2dGradWeight(dw, dy.Contiguous(), x.Contiguous(), g) {
 			return dw
 		}
+		Free(dw)
 	}
 	cols := x
 	if x.Rank() == 4 {
