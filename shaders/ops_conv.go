@@ -110,12 +110,6 @@ var _ tensor.Convolver = (*Backend)(nil)
 // dispatch: the GEMM w·x̂ with the patches x̂ gathered from x tile by tile;
 // bias may be nil. The three convolutions decline unless cfg.fused.
 func (b *Backend) Conv2d(y, x, w, bias *tensor.Tensor, g tensor.ConvGeom) bool {
-	if !b.cfg.fused {
-		return false
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.checkOpen()
 	out := w.Dim(0)
 	ys := b.slotOf(y)
 	bind := []access{{ys, true}, {b.slotOf(w), false}, {b.slotOf(x), false}, {ys, false}}
@@ -124,23 +118,15 @@ func (b *Backend) Conv2d(y, x, w, bias *tensor.Tensor, g tensor.ConvGeom) bool {
 		bind[3] = access{b.slotOf(bias), false}
 		flags, biasOff = 1, u32(bias.Offset())
 	}
-	b.conv(kConv2d, g, out, out, g.N*g.OutH*g.OutW, g.C*g.KH*g.KW, bind, w, x, y, biasOff, flags)
-	return true
+	return b.conv(kConv2d, g, out, out, g.N*g.OutH*g.OutW, g.C*g.KH*g.KW, bind, w, x, y, biasOff, flags)
 }
 
 // Conv2dGradInput records dx = Col2Im(wᵀ·dy) (see tensor.Convolver) as one
 // dispatch: a gather over the kernel taps that reach each element of dx.
 func (b *Backend) Conv2dGradInput(dx, dy, w *tensor.Tensor, g tensor.ConvGeom) bool {
-	if !b.cfg.fused {
-		return false
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.checkOpen()
 	out := w.Dim(0)
 	bind := []access{{b.slotOf(dx), true}, {b.slotOf(w), false}, {b.slotOf(dy), false}}
-	b.conv(kConv2dGradInput, g, out, g.C, g.N*g.H*g.W, out*g.KH*g.KW, bind, w, dy, dx, 0, 0)
-	return true
+	return b.conv(kConv2dGradInput, g, out, g.C, g.N*g.H*g.W, out*g.KH*g.KW, bind, w, dy, dx, 0, 0)
 }
 
 // Conv2dGradWeight records dw = Σ_n dy[n]·x̂[n]ᵀ (see tensor.Convolver) as
@@ -149,31 +135,31 @@ func (b *Backend) Conv2dGradInput(dx, dy, w *tensor.Tensor, g tensor.ConvGeom) b
 // each writes its partial tile to a scratch buffer, and the last of a
 // tile's to finish sums them in a fixed order (deterministic).
 func (b *Backend) Conv2dGradWeight(dw, dy, x *tensor.Tensor, g tensor.ConvGeom) bool {
-	if !b.cfg.fused {
-		return false
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.checkOpen()
 	out := dy.Dim(1)
 	bind := []access{{b.slotOf(dw), true}, {b.slotOf(dy), false}, {b.slotOf(x), false}}
-	b.conv(kConv2dGradWeight, g, out, out, g.C*g.KH*g.KW, g.N*g.OutH*g.OutW, bind, dy, x, dw, 0, 0)
-	return true
+	return b.conv(kConv2dGradWeight, g, out, out, g.C*g.KH*g.KW, g.N*g.OutH*g.OutW, bind, dy, x, dw, 0, 0)
 }
 
 // conv records convolution kernel k for geometry g with out output
 // channels: its GEMM has m rows, n columns and depth depth; opA, opB and
 // dst are the tensors bound to A, B and dst (for their offsets). Column
 // tiles past the limit on workgroups in x continue in z, and so do the
-// splits of the grad-weight reduction.
-func (b *Backend) conv(k *kernel, g tensor.ConvGeom, out, m, n, depth int, bind []access, opA, opB, dst *tensor.Tensor, biasOff, flags uint32) {
+// splits of the grad-weight reduction. It declines (false) unless
+// cfg.fused.
+func (b *Backend) conv(k *kernel, g tensor.ConvGeom, out, m, n, depth int, bind []access, opA, opB, dst *tensor.Tensor, biasOff, flags uint32) bool {
+	if !b.cfg.fused {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.checkOpen()
 	for _, t := range []*tensor.Tensor{opA, opB, dst} {
 		if t.Offset()+t.Len() > math.MaxInt32 {
 			panic(fmt.Sprintf("vulkan: %s on a tensor of more than 2³¹ elements", k.name))
 		}
 	}
 	if m == 0 || n == 0 {
-		return
+		return true
 	}
 	t := b.cfg.conv.pick(m, n)
 	tilesX := (n + int(t.bn) - 1) / int(t.bn)
@@ -204,4 +190,5 @@ func (b *Backend) conv(k *kernel, g tensor.ConvGeom, out, m, n, depth int, bind 
 		u32(max(chunk, 1)), u32(splits)}
 	spec := []uint32{t.bm, t.bn, t.bk, t.tm, t.tn, t.invocations()}
 	b.launch(k, spec, bind, push, uint32(gx), uint32(gy), uint32(foldZ*splits))
+	return true
 }

@@ -72,11 +72,6 @@ func checkAttention(op string, q, k, v *Tensor) {
 	}
 }
 
-// rowShape is t's shape with a last dimension of 1: one value per row.
-func rowShape(t *Tensor) []int {
-	return append(slices.Clone(t.shape[:t.Rank()-1]), 1)
-}
-
 // attentionComposed is Attention from batched products, a softmax and a
 // log-sum-exp, the order nn.MultiHeadAttention used before the operation
 // was fused: the fallback, and what the reference CPU backend runs, so

@@ -86,7 +86,7 @@ func NormalizeRows(x *Tensor, eps float64, aff *Affine) (y, mean, rstd *Tensor) 
 		aff = aff.check(x)
 	}
 	b := x.Backend()
-	rs := append(slices.Clone(x.shape[:x.Rank()-1]), 1)
+	rs := rowShape(x)
 	nr, ok := b.(RowNormalizer)
 	if !ok || x.Len() == 0 {
 		return normalizeRowsComposed(x, eps, aff)
@@ -196,7 +196,7 @@ func normalizeGradOperands(g, x, mean, rstd *Tensor) (_, _, _, _ *Tensor) {
 // normalized recomputes ŷ = (x − mean)·rstd for the composed backward
 // passes.
 func normalized(x, mean, rstd *Tensor) *Tensor {
-	rs := append(slices.Clone(x.shape[:x.Rank()-1]), 1)
+	rs := rowShape(x)
 	return Mul(Sub(x, mean.Reshape(rs...)), rstd.Reshape(rs...))
 }
 

@@ -176,3 +176,9 @@ func SumTo(t *Tensor, shape []int) *Tensor {
 	}
 	return out.Reshape(shape...)
 }
+
+// rowShape is t's shape with a last dimension of 1: one value per row (of
+// the last axis), broadcasting against t.
+func rowShape(t *Tensor) []int {
+	return append(slices.Clone(t.shape[:t.Rank()-1]), 1)
+}
