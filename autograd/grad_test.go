@@ -325,6 +325,54 @@ func TestAccumulationAndNoGrad(t *testing.T) {
 	}
 }
 
+// TestFanInSums back-propagates through a large parameter and an
+// intermediate value that are each used several times, so that the pass
+// adds contributions, frees the sums that larger ones replace (their
+// storage is recycled by the CPU backend) and hands the last one on: the
+// gradients must still be exact.
+func TestFanInSums(t *testing.T) {
+	const n = 1 << 14 // 128 KiB of float64: recycled when freed
+	ones := make([]float64, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	x := autograd.Param(tensor.FromFloat64(cpu, ones, n))
+	h := autograd.Scale(x, 2) // used three times below
+	var terms []*autograd.Var
+	for c := 1; c <= 4; c++ {
+		terms = append(terms, autograd.Scale(x, float64(c)))
+	}
+	for range 3 {
+		terms = append(terms, autograd.Square(h))
+	}
+	loss := terms[0]
+	for _, term := range terms[1:] {
+		loss = autograd.Add(loss, term)
+	}
+	autograd.SumAll(loss).Backward()
+	// d/dx of (1+2+3+4)·x + 3·(2x)² = 10 + 24x, at x = 1.
+	for i, g := range x.Grad.Float64s() {
+		if g != 34 {
+			t.Fatalf("grad[%d] = %v, want 34", i, g)
+		}
+	}
+	// Add hands one gradient tensor to both of its inputs: when a gets a
+	// second contribution, that tensor may still be b's and must not be
+	// freed. Every order of the terms, so that b is processed both before
+	// and after a's second contribution.
+	for _, order := range [][3]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}} {
+		x := autograd.Param(tensor.FromFloat64(cpu, ones, n))
+		a, b := autograd.Scale(x, 1), autograd.Scale(x, 3)
+		terms := []*autograd.Var{autograd.Add(a, b), autograd.Square(a), autograd.Mul(b, b)}
+		loss := autograd.Add(autograd.Add(terms[order[0]], terms[order[1]]), terms[order[2]])
+		autograd.SumAll(loss).Backward()
+		// d/dx of x + 3x + x² + 9x² = 4 + 20x, at x = 1.
+		if g := x.Grad.Float64s(); g[0] != 24 || g[n-1] != 24 {
+			t.Fatalf("order %v: grad %v…%v, want 24", order, g[0], g[n-1])
+		}
+	}
+}
+
 func TestBackwardTwicePanics(t *testing.T) {
 	x := autograd.Param(tensor.FromFloat64(cpu, []float64{1, 2}, 2))
 	y := autograd.SumAll(autograd.Square(autograd.Exp(x)))

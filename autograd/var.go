@@ -158,6 +158,12 @@ func (v *Var) BackwardWith(g *tensor.Tensor) {
 	order := topoOrder(v)
 	grads := map[*Var]*tensor.Tensor{v: g}
 	parts := map[*Var][]*tensor.Tensor{} // per joint: its results' gradients
+	// sums are the gradients in grads that this pass made by adding
+	// contributions: nothing else refers to one until it is handed on, so a
+	// sum that a larger one replaces is freed at once (a weight used at
+	// every step of a rollout collects one sum per step), and a leaf adopts
+	// its sum without a copy.
+	sums := map[*tensor.Tensor]bool{}
 	for i := len(order) - 1; i >= 0; i-- {
 		u := order[i]
 		var gin []*tensor.Tensor
@@ -178,8 +184,10 @@ func (v *Var) BackwardWith(g *tensor.Tensor) {
 			if gu == nil {
 				continue
 			}
+			owned := sums[gu]
+			delete(sums, gu)
 			if u.node == nil {
-				accumulate(&u.Grad, gu)
+				accumulate(&u.Grad, gu, owned)
 				continue
 			}
 			if u.node.part > 0 {
@@ -203,7 +211,13 @@ func (v *Var) BackwardWith(g *tensor.Tensor) {
 					panic(fmt.Sprintf("autograd: %s returned a gradient of shape %v for an input of shape %v", u.node.op, gin[k].Shape(), in.Shape()))
 				}
 				if prev, ok := grads[in]; ok {
-					grads[in] = tensor.Add(prev, gin[k])
+					sum := tensor.Add(prev, gin[k])
+					if sums[prev] {
+						delete(sums, prev)
+						tensor.Free(prev)
+					}
+					sums[sum] = true
+					grads[in] = sum
 				} else {
 					grads[in] = gin[k]
 				}
@@ -213,12 +227,17 @@ func (v *Var) BackwardWith(g *tensor.Tensor) {
 	}
 }
 
-func accumulate(dst **tensor.Tensor, g *tensor.Tensor) {
-	if *dst == nil {
+// accumulate adds g to the gradient *dst, taking g itself where *dst is
+// nil and g is owned (nothing else refers to it), a copy otherwise.
+func accumulate(dst **tensor.Tensor, g *tensor.Tensor, owned bool) {
+	switch {
+	case *dst != nil:
+		*dst = tensor.Add(*dst, g)
+	case owned:
+		*dst = g
+	default:
 		*dst = g.Clone()
-		return
 	}
-	*dst = tensor.Add(*dst, g)
 }
 
 // topoOrder lists the Vars that v depends on (and that require gradients) so
