@@ -30,6 +30,10 @@ type Options struct {
 	// staged keeps tensor memory unmapped even where it could be mapped,
 	// so that tests exercise the staging copies of discrete GPUs.
 	staged bool
+	// noPushDescriptors creates the device without VK_KHR_push_descriptor,
+	// so that tests exercise the cached descriptor sets of devices that
+	// lack it.
+	noPushDescriptors bool
 }
 
 // Backend runs tensor operations on a Vulkan device. It is safe for use by
@@ -74,7 +78,7 @@ func OpenWith(o Options) (_ *Backend, err error) {
 	if b.inst, err = newInstance(o.Validation); err != nil {
 		return nil, err
 	}
-	if b.dev, err = newDevice(b.inst, o.Device); err != nil {
+	if b.dev, err = newDevice(b.inst, o.Device, o.noPushDescriptors); err != nil {
 		return nil, err
 	}
 	if b.mem, err = newPool(b.dev, o.staged); err != nil {

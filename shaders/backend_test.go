@@ -100,6 +100,36 @@ func fusedKernels(t *testing.T, b *Backend) {
 	t.Cleanup(func() { b.cfg.fused = old })
 }
 
+// cachedSets makes b bind cached descriptor sets, the fallback of devices
+// without VK_KHR_push_descriptor, until the test ends (on devices with it,
+// b pushes its descriptors: descriptors.push).
+func cachedSets(t *testing.T, b *Backend) {
+	b.mu.Lock()
+	old := b.sets.push
+	b.sets.push = false
+	b.mu.Unlock()
+	t.Cleanup(func() {
+		b.mu.Lock()
+		b.sets.push = old
+		b.mu.Unlock()
+	})
+}
+
+// descriptorModes runs f as a subtest with pushed descriptors (skipped
+// where the device lacks VK_KHR_push_descriptor) and one with cached sets.
+func descriptorModes(t *testing.T, b *Backend, f func(t *testing.T, push bool)) {
+	t.Run("push", func(t *testing.T) {
+		if !b.dev.pushDescriptors {
+			t.Skip("the device has no usable VK_KHR_push_descriptor")
+		}
+		f(t, true)
+	})
+	t.Run("cached", func(t *testing.T) {
+		cachedSets(t, b)
+		f(t, false)
+	})
+}
+
 // TestBackendSuite runs the backend test suite (package backendtest) on the
 // device in float32, with the fused kernels on.
 func TestBackendSuite(t *testing.T) {
@@ -107,6 +137,34 @@ func TestBackendSuite(t *testing.T) {
 	fusedKernels(t, b)
 	t.Logf("device: %s (validation %v)", b.Device(), b.Validation())
 	backendtest.Run(t, b, map[tensor.DType]backendtest.Tolerances{tensor.Float32: Float32Tol})
+}
+
+// TestBackendSuiteWithoutPushDescriptors runs the suite on a device created
+// without VK_KHR_push_descriptor, as on devices that lack it: every dispatch
+// binds a cached descriptor set.
+func TestBackendSuiteWithoutPushDescriptors(t *testing.T) {
+	testBackend(t) // skips without a device
+	b, err := OpenWith(Options{noPushDescriptors: true, Validation: shared.Validation() && shared.inst.messenger != 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := b.Close(); err != nil {
+			t.Error(err)
+		}
+		for _, m := range b.closeMessages {
+			t.Errorf("vulkan: %s", m)
+		}
+	}()
+	if b.dev.pushDescriptors || b.sets.push {
+		t.Fatal("push descriptors in use")
+	}
+	fusedKernels(t, b)
+	backendtest.Run(t, b, map[tensor.DType]backendtest.Tolerances{tensor.Float32: Float32Tol})
+	if b.sets.allocs == 0 {
+		t.Error("no descriptor set was allocated")
+	}
+	checkMessages(t, b)
 }
 
 func TestFloat64Panics(t *testing.T) {

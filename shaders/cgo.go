@@ -51,9 +51,15 @@ func loadLoader() (unsafe.Pointer, error) {
 // C memory so that C code may keep pointers into it.
 type hot struct{ d *C.dt_device }
 
-func newHot(gipa, instance, device, queue unsafe.Pointer) (hot, error) {
+// newHot loads the entry points of device; pushDescriptors tells that
+// VK_KHR_push_descriptor was enabled on it.
+func newHot(gipa, instance, device, queue unsafe.Pointer, pushDescriptors bool) (hot, error) {
 	d := (*C.dt_device)(C.calloc(1, C.size_t(unsafe.Sizeof(C.dt_device{}))))
-	if missing := C.dt_device_init(d, gipa, instance, device, queue); missing != nil {
+	push := C.int(0)
+	if pushDescriptors {
+		push = 1
+	}
+	if missing := C.dt_device_init(d, gipa, instance, device, queue, push); missing != nil {
 		C.free(unsafe.Pointer(d))
 		return hot{}, fmt.Errorf("the driver does not provide %s", C.GoString(missing))
 	}
@@ -75,6 +81,20 @@ func (h hot) dispatch(cmd unsafe.Pointer, pipe, layout, set handle, push []uint3
 		p = unsafe.Pointer(&push[0])
 	}
 	C.dt_dispatch(h.d, cmd, pipe, layout, set, p, C.uint32_t(4*len(push)), C.uint32_t(gx), C.uint32_t(gy), C.uint32_t(gz))
+}
+
+// dispatchPush records a dispatch of pipe with its n bindings pushed
+// (vkCmdPushDescriptorSetKHR): binding i is bufs[i] from offset 0 over
+// ranges[i] bytes, or views[i] where bit i of texels is set. The arrays are
+// read during the call only.
+func (h hot) dispatchPush(cmd unsafe.Pointer, pipe, layout handle, n int, bufs *[maxBindings]handle, ranges *[maxBindings]uint64,
+	views *[maxBindings]handle, texels uint32, push []uint32, gx, gy, gz uint32) {
+	var p unsafe.Pointer
+	if len(push) > 0 {
+		p = unsafe.Pointer(&push[0])
+	}
+	C.dt_dispatch_push(h.d, cmd, pipe, layout, C.uint32_t(n), &bufs[0], (*C.uint64_t)(unsafe.Pointer(&ranges[0])), &views[0], C.uint32_t(texels),
+		p, C.uint32_t(4*len(push)), C.uint32_t(gx), C.uint32_t(gy), C.uint32_t(gz))
 }
 
 func (h hot) barrier(cmd unsafe.Pointer, srcStages, dstStages, srcAccess, dstAccess uint32) {
@@ -253,17 +273,40 @@ func computeQueueFamily(gipa, instance, phys unsafe.Pointer) int {
 	return int(C.dt_compute_queue_family(gipa, instance, phys))
 }
 
-func createDevice(gipa, instance, phys unsafe.Pointer, family int) (unsafe.Pointer, int32) {
+// createDevice creates a device with one queue of family and the device
+// extension ext ("" for none).
+func createDevice(gipa, instance, phys unsafe.Pointer, family int, ext string) (unsafe.Pointer, int32) {
+	e, free := cString(ext)
+	defer free()
 	var dev unsafe.Pointer
-	r := C.dt_create_device(gipa, instance, phys, C.uint32_t(family), &dev)
+	r := C.dt_create_device(gipa, instance, phys, C.uint32_t(family), e, &dev)
 	return dev, int32(r)
 }
 
+func hasDeviceExtension(gipa, instance, phys unsafe.Pointer, name string) bool {
+	c, free := cString(name)
+	defer free()
+	return C.dt_has_device_extension(gipa, instance, phys, c) != 0
+}
+
+// maxPushDescriptors is VkPhysicalDevicePushDescriptorPropertiesKHR's
+// limit (0 when it cannot be read). Call it only on devices of Vulkan 1.1
+// or later that have VK_KHR_push_descriptor.
+func maxPushDescriptors(gipa, instance, phys unsafe.Pointer) uint32 {
+	return uint32(C.dt_max_push_descriptors(gipa, instance, phys))
+}
+
 // createSetLayout makes a set layout of storage buffers, except for the
-// bindings whose bit is set in texels: uniform texel buffers.
-func (h hot) createSetLayout(bindings int, texels uint32) (handle, error) {
+// bindings whose bit is set in texels: uniform texel buffers. With push, it
+// is a push-descriptor layout (VK_KHR_push_descriptor): its sets are never
+// allocated, only pushed at record time.
+func (h hot) createSetLayout(bindings int, texels uint32, push bool) (handle, error) {
 	var l handle
-	return l, vkError(int32(C.dt_create_set_layout(h.d, C.uint32_t(bindings), C.uint32_t(texels), &l)))
+	flags := C.dt_VkFlags(0)
+	if push {
+		flags = C.DT_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR
+	}
+	return l, vkError(int32(C.dt_create_set_layout(h.d, C.uint32_t(bindings), C.uint32_t(texels), flags, &l)))
 }
 
 func (h hot) createPipelineLayout(set handle, pushBytes int) (handle, error) {

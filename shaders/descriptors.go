@@ -12,11 +12,20 @@ import (
 // dq, dk, dv and six inputs).
 const maxBindings = 9
 
-// Descriptor sets are cached by the buffers they point at: a set is written
-// once and then only read, so it may be bound by any number of recorded
-// command buffers. Pooled buffers are reused rather than destroyed, so in a
-// training loop the same few sets come back every step. The cache is
-// emptied (and its pools reset) only when the GPU is idle.
+// Descriptors reach the kernels in one of two ways.
+//
+// Where the device has VK_KHR_push_descriptor (device.pushDescriptors),
+// each dispatch pushes its bindings into the command buffer
+// (vkCmdPushDescriptorSetKHR): no set is allocated, written or cached, and
+// the buffers may come back from the pool in any combination at no cost.
+//
+// Otherwise (the fallback), descriptor sets are cached by the buffers they
+// point at: a set is written once and then only read, so it may be bound by
+// any number of recorded command buffers. Pooled buffers are reused rather
+// than destroyed, but fresh tensors get them back in varying combinations,
+// so in a training loop most dispatches still make a new set (about 25 of
+// 28 in TestNoGrowth's loop). The cache is emptied (and its pools reset)
+// only when the GPU is idle.
 const (
 	setsPerPool = 512
 	maxSets     = 16384 // past this, the cache is flushed at the next idle point
@@ -29,18 +38,28 @@ type setKey struct {
 }
 
 type descriptors struct {
-	dev   *device
-	mem   *pool // for the texel views of buffers
-	pools []handle
-	inCur int // sets allocated from the last pool
-	sets  map[setKey]handle
+	dev *device
+	mem *pool // for the texel views of buffers
+	// push: dispatches push their descriptors (possible only where
+	// dev.pushDescriptors; tests turn it off to run the fallback).
+	push bool
+	// The fallback's cache.
+	pools  []handle
+	inCur  int // sets allocated from the last pool
+	sets   map[setKey]handle
+	allocs int // sets allocated in all (for tests and statistics)
 	// range of every binding: the whole buffer, clamped to the device's
 	// maxStorageBufferRange
 	maxRange uint64
+	// The bindings of the dispatch being pushed (see pushed): kept here so
+	// that handing them to C allocates nothing.
+	bufs, views [maxBindings]handle
+	ranges      [maxBindings]uint64
 }
 
 func newDescriptors(d *device, mem *pool) *descriptors {
-	return &descriptors{dev: d, mem: mem, sets: map[setKey]handle{}, maxRange: uint64(d.phys.limits.MaxStorageBufferRange)}
+	return &descriptors{dev: d, mem: mem, push: d.pushDescriptors, sets: map[setKey]handle{},
+		maxRange: uint64(d.phys.limits.MaxStorageBufferRange)}
 }
 
 func (c *descriptors) full() bool { return len(c.sets) >= maxSets }
@@ -90,9 +109,28 @@ func (c *descriptors) get(l *layout, slots []*slot) (handle, error) {
 		return 0, fmt.Errorf("vkAllocateDescriptorSets: %w", err)
 	}
 	c.inCur++
+	c.allocs++
 	c.dev.hot.writeSet(h, bufs[:len(slots)], offs[:len(slots)], ranges[:len(slots)], views[:len(slots)], l.texels)
 	c.sets[key] = h
 	return h, nil
+}
+
+// pushed fills c.bufs, c.ranges and c.views with the bindings of a
+// dispatch of layout l (a push-descriptor layout) on slots, for
+// hot.dispatchPush. Only the buffers and views must outlive the recording,
+// until the command buffer completes: pooled buffers do (a slot is reused
+// only after its lastUse batch), and views are destroyed with their buffer.
+func (c *descriptors) pushed(l *layout, slots []*slot) error {
+	for i, s := range slots {
+		c.bufs[i], c.ranges[i], c.views[i] = s.h, min(s.size, c.maxRange), 0
+		if l.texels>>i&1 != 0 {
+			var err error
+			if c.views[i], err = c.mem.view(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // reset frees every set. The GPU must be idle.

@@ -152,9 +152,20 @@ type device struct {
 	// texelViews: R32G32B32A32_SFLOAT uniform texel buffers are supported
 	// (mandatory in Vulkan; checked all the same).
 	texelViews bool
+	// pushDescriptors: VK_KHR_push_descriptor is enabled, with room for
+	// every kernel's bindings (maxPushDescriptors ≥ maxBindings), so that
+	// dispatches may push their descriptors instead of binding cached sets
+	// (see descriptors).
+	pushDescriptors bool
 }
 
-func newDevice(in *instance, want string) (*device, error) {
+// extPushDescriptor is the device extension of push descriptors.
+const extPushDescriptor = "VK_KHR_push_descriptor"
+
+// newDevice creates a device on the physical device chosen by want (see
+// EnvDevice), with VK_KHR_push_descriptor enabled where it is usable unless
+// noPush.
+func newDevice(in *instance, want string, noPush bool) (*device, error) {
 	if want == "" {
 		want = os.Getenv(EnvDevice)
 	}
@@ -166,14 +177,25 @@ func newDevice(in *instance, want string) (*device, error) {
 	if err != nil {
 		return nil, err
 	}
-	ptr, r := createDevice(in.gipa, ptrOf(in.inst), ptrOf(p.dev), p.queue)
+	// VkPhysicalDevicePushDescriptorPropertiesKHR is read through
+	// vkGetPhysicalDeviceProperties2 (core in Vulkan 1.1). Every binding of a
+	// push-descriptor set layout counts against maxPushDescriptors
+	// (VUID-VkDescriptorSetLayoutCreateInfo-flags-00281).
+	push := !noPush && p.props.ApiVersion >= vk.MakeVersion(1, 1, 0) &&
+		hasDeviceExtension(in.gipa, ptrOf(in.inst), ptrOf(p.dev), extPushDescriptor) &&
+		maxPushDescriptors(in.gipa, ptrOf(in.inst), ptrOf(p.dev)) >= maxBindings
+	ext := ""
+	if push {
+		ext = extPushDescriptor
+	}
+	ptr, r := createDevice(in.gipa, ptrOf(in.inst), ptrOf(p.dev), p.queue, ext)
 	if r != 0 {
 		return nil, fmt.Errorf("vkCreateDevice on %v: %w", p, vkError(r))
 	}
 	dev := fromPtr[vk.Device](ptr)
 	var q vk.Queue
 	vk.GetDeviceQueue(dev, uint32(p.queue), 0, &q)
-	h, err := newHot(in.gipa, ptrOf(in.inst), ptrOf(dev), ptrOf(q))
+	h, err := newHot(in.gipa, ptrOf(in.inst), ptrOf(dev), ptrOf(q), push)
 	if err != nil {
 		vk.DestroyDevice(dev, nil)
 		return nil, fmt.Errorf("%v: %w", p, err)
@@ -182,7 +204,8 @@ func newDevice(in *instance, want string) (*device, error) {
 	vk.GetPhysicalDeviceFormatProperties(p.dev, vk.FormatR32g32b32a32Sfloat, &fp)
 	fp.Deref()
 	texels := fp.BufferFeatures&vk.FormatFeatureFlags(vk.FormatFeatureUniformTexelBufferBit) != 0
-	return &device{phys: p, dev: dev, queue: q, hot: h, isCPU: p.props.DeviceType == vk.PhysicalDeviceTypeCpu, texelViews: texels}, nil
+	return &device{phys: p, dev: dev, queue: q, hot: h, isCPU: p.props.DeviceType == vk.PhysicalDeviceTypeCpu, texelViews: texels,
+		pushDescriptors: push}, nil
 }
 
 func (d *device) destroy() {

@@ -22,8 +22,9 @@
 //     returns to the pool when the tensor is garbage collected and the
 //     batches that used it have completed (backend.go);
 //   - pipeline.go, descriptors.go: pipelines created once per (kernel,
-//     specialization constants); descriptor sets cached by the buffers
-//     they bind;
+//     specialization constants); descriptors pushed into the command
+//     buffer per dispatch where the device has VK_KHR_push_descriptor,
+//     otherwise descriptor sets cached by the buffers they bind;
 //   - recorder.go: every operation is recorded into a command buffer that
 //     is submitted when the host reads a result, when the batch passes a
 //     command or byte threshold, or at Sync, with a barrier only between

@@ -14,9 +14,17 @@ import (
 // the CPU: the networks are initialized from the same Philox streams and the
 // rollouts draw the same noise, so loss and gradients must agree to float32
 // accuracy. It also reports how many command buffers the iteration submits.
+// It runs with pushed descriptors and with cached descriptor sets.
 func TestGMM2DIterationMatchesCPU(t *testing.T) {
 	b := testBackend(t)
+	descriptorModes(t, b, func(t *testing.T, push bool) { testGMM2DIteration(t, b, push) })
+}
+
+func testGMM2DIteration(t *testing.T, b *Backend, push bool) {
 	const batch, steps, width = 64, 12, 32
+	b.mu.Lock()
+	allocs := b.sets.allocs
+	b.mu.Unlock()
 	lossCPU, gradsCPU := bench.NewGMM2DIteration(tensor.CPUReference(), batch, steps, width).Gradients()
 	before, dispatchesBefore := b.Submits(), b.Dispatches()
 	lossGPU, gradsGPU := bench.NewGMM2DIteration(b, batch, steps, width).Gradients()
@@ -31,5 +39,12 @@ func TestGMM2DIterationMatchesCPU(t *testing.T) {
 	// small multiple of the host reads, not by the ~600 dispatches.
 	if submits > 40 {
 		t.Errorf("%d submits for one iteration: dispatches are not batched", submits)
+	}
+	b.mu.Lock()
+	allocs = b.sets.allocs - allocs
+	b.mu.Unlock()
+	t.Logf("%d descriptor sets allocated", allocs)
+	if push && allocs != 0 {
+		t.Errorf("%d descriptor sets allocated with push descriptors", allocs)
 	}
 }

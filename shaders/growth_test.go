@@ -46,16 +46,23 @@ func footprintOf(t *testing.T, b *Backend) footprint {
 // to the pool), and syncing and collecting garbage every 64 steps (so that
 // how many dead tensors await collection is set by the loop, not by when
 // Go's collector runs: with tiny tensors the backend never forces a
-// collection). The warm-up lasts until the descriptor-set cache has filled
-// and been emptied once (the buffers of fresh tensors come back from the
-// pool in varying combinations, so most dispatches make a new set), which
-// leaves the Go heap holding the cache's map at its largest. After it, the
-// device memory reserved and the numbers of command buffers, pipelines and
-// pending frees must not grow, the number of buffers may grow by an eighth
-// (a later peak of uncollected tensors), the descriptor-set cache must stay
-// within its bound, and the Go heap within 1 MiB.
+// collection). It runs with pushed descriptors and with cached descriptor
+// sets. With cached sets the warm-up lasts until the cache has filled and
+// been emptied once (the buffers of fresh tensors come back from the pool in
+// varying combinations, so most dispatches make a new set), which leaves the
+// Go heap holding the cache's map at its largest; with pushed descriptors it
+// is 512 steps, and no set may be allocated at all. After it, the device
+// memory reserved and the numbers of command buffers, pipelines and pending
+// frees must not grow, the number of buffers may grow by an eighth (a later
+// peak of uncollected tensors), the descriptor-set cache must stay within
+// its bound, and the Go heap within 1 MiB. It logs the dispatches per
+// second of the loop after the warm-up.
 func TestNoGrowth(t *testing.T) {
 	b := testBackend(t)
+	descriptorModes(t, b, func(t *testing.T, push bool) { testNoGrowth(t, b, push) })
+}
+
+func testNoGrowth(t *testing.T, b *Backend, push bool) {
 	const width, batch = 16, 8
 	init := &nn.Init{Backend: b, DType: tensor.Float32, Seed: 4}
 	l1, l2 := nn.NewLinear(init, 4, width), nn.NewLinear(init, width, 4)
@@ -66,6 +73,11 @@ func TestNoGrowth(t *testing.T) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return len(b.sets.sets)
+	}
+	allocs := func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.sets.allocs
 	}
 	i := 0
 	step := func() {
@@ -87,7 +99,8 @@ func TestNoGrowth(t *testing.T) {
 		i++
 	}
 	start := time.Now()
-	for emptied, n := false, sets(); i < 512 || !emptied; {
+	// With pushed descriptors no set is made: the cache never fills.
+	for emptied, n := push, sets(); i < 512 || !emptied; {
 		step()
 		if i == 4096 {
 			t.Fatalf("the descriptor-set cache (%d sets) was not emptied in %d steps", sets(), i)
@@ -98,15 +111,23 @@ func TestNoGrowth(t *testing.T) {
 	}
 	warmup, d0 := i, b.Dispatches()
 	before, peak := footprintOf(t, b), footprint{}
+	a0, loop := allocs(), time.Now()
 	for b.Dispatches()-d0 < 100_000 {
 		step()
 		b.mu.Lock()
 		peak.sets, peak.setPools = max(peak.sets, len(b.sets.sets)), max(peak.setPools, len(b.sets.pools))
 		b.mu.Unlock()
 	}
+	dur, dispatches, made := time.Since(loop), b.Dispatches()-d0, allocs()-a0
 	after := footprintOf(t, b)
 	t.Logf("%d steps of warm-up, then %d steps of %d dispatches in %v in all; after warm-up %+v, at the end %+v; descriptor sets at most %d in %d pools",
-		warmup, i-warmup, (b.Dispatches()-d0)/(i-warmup), time.Since(start).Round(time.Millisecond), before, after, peak.sets, peak.setPools)
+		warmup, i-warmup, dispatches/(i-warmup), time.Since(start).Round(time.Millisecond), before, after, peak.sets, peak.setPools)
+	t.Logf("after the warm-up: %d dispatches in %v, %.0f dispatches/s; %d descriptor sets allocated",
+		dispatches, dur.Round(time.Millisecond), float64(dispatches)/dur.Seconds(), made)
+	// (Sets that earlier tests cached with cachedSets may remain.)
+	if push && (made != 0 || peak.sets > before.sets || peak.setPools > before.setPools) {
+		t.Errorf("with push descriptors, %d descriptor sets allocated in the loop (%d → at most %d cached)", made, before.sets, peak.sets)
+	}
 	if after.reserved > before.reserved || after.buffers > before.buffers+before.buffers/8 {
 		t.Errorf("device memory grew from %d to %d bytes (%d to %d buffers)", before.reserved, after.reserved, before.buffers, after.buffers)
 	}

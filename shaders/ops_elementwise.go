@@ -22,7 +22,8 @@ var (
 // launch records one dispatch of k specialized with spec; bind lists the
 // buffers in binding order.
 func (b *Backend) launch(k *kernel, spec []uint32, bind []access, push []uint32, gx, gy, gz uint32) {
-	p, err := b.pipes.get(k, spec...)
+	pushDesc := b.sets.push
+	p, err := b.pipes.get(k, pushDesc, spec...)
 	if err != nil {
 		panic("vulkan: " + err.Error())
 	}
@@ -32,15 +33,22 @@ func (b *Backend) launch(k *kernel, spec []uint32, bind []access, push []uint32,
 	if len(push) != k.push {
 		panic(fmt.Sprintf("vulkan: kernel %s given %d push-constant words, want %d", k.name, len(push), k.push))
 	}
+	var slots [maxBindings]*slot
+	for i, a := range bind {
+		slots[i] = a.s
+	}
+	if pushDesc {
+		if err := b.sets.pushed(p.layout, slots[:len(bind)]); err != nil {
+			panic("vulkan: " + err.Error())
+		}
+		b.rec.dispatchPush(p, b.sets, len(bind), push, gx, gy, gz, bind)
+		return
+	}
 	if b.sets.full() {
 		// Sets may be bound by recorded commands: empty the cache only
 		// once the device is idle.
 		b.rec.sync()
 		b.sets.reset()
-	}
-	var slots [maxBindings]*slot
-	for i, a := range bind {
-		slots[i] = a.s
 	}
 	set, err := b.sets.get(p.layout, slots[:len(bind)])
 	if err != nil {

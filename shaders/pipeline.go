@@ -31,9 +31,11 @@ type kernel struct {
 // 0, 1, ... in order).
 const maxSpec = 12
 
-// pipeKey identifies a pipeline: a kernel specialized with constants.
+// pipeKey identifies a pipeline: a kernel specialized with constants, with
+// a push-descriptor layout or not.
 type pipeKey struct {
 	k    *kernel
+	push bool
 	n    int
 	spec [maxSpec]uint32
 }
@@ -45,10 +47,13 @@ type pipeline struct {
 }
 
 // layout is the pipeline layout shared by kernels with the same bindings
-// and push-constant size.
+// and push-constant size. With pushDesc its set layout is a push-descriptor
+// layout: set 0 is pushed at record time (vkCmdPushDescriptorSetKHR), and
+// no set may be allocated from it (VUID-VkDescriptorSetAllocateInfo-pSetLayouts-00308).
 type layout struct {
 	bindings int
 	texels   uint32 // bindings that are texel buffers
+	pushDesc bool
 	set      handle // VkDescriptorSetLayout
 	h        handle // VkPipelineLayout
 }
@@ -56,11 +61,13 @@ type layout struct {
 type layoutKey struct {
 	bindings, push int
 	texels         uint32
+	pushDesc       bool
 }
 
 type setLayoutKey struct {
 	bindings int
 	texels   uint32
+	pushDesc bool
 }
 
 // pipelines creates shader modules, layouts and pipelines once and keeps
@@ -131,7 +138,7 @@ func (p *pipelines) setLayout(key setLayoutKey) (handle, error) {
 	if l, ok := p.setLays[key]; ok {
 		return l, nil
 	}
-	l, err := p.dev.hot.createSetLayout(key.bindings, key.texels)
+	l, err := p.dev.hot.createSetLayout(key.bindings, key.texels, key.pushDesc)
 	if err != nil {
 		return 0, fmt.Errorf("vkCreateDescriptorSetLayout: %w", err)
 	}
@@ -139,15 +146,15 @@ func (p *pipelines) setLayout(key setLayoutKey) (handle, error) {
 	return l, nil
 }
 
-func (p *pipelines) layout(k *kernel) (*layout, error) {
-	key := layoutKey{k.bindings, k.push, k.texels}
+func (p *pipelines) layout(k *kernel, pushDesc bool) (*layout, error) {
+	key := layoutKey{k.bindings, k.push, k.texels, pushDesc}
 	if l, ok := p.layouts[key]; ok {
 		return l, nil
 	}
 	if lim := p.dev.phys.limits.MaxPushConstantsSize; uint32(4*k.push) > lim {
 		return nil, fmt.Errorf("kernel %s needs %d bytes of push constants, the device allows %d", k.name, 4*k.push, lim)
 	}
-	sl, err := p.setLayout(setLayoutKey{k.bindings, k.texels})
+	sl, err := p.setLayout(setLayoutKey{k.bindings, k.texels, pushDesc})
 	if err != nil {
 		return nil, err
 	}
@@ -155,15 +162,16 @@ func (p *pipelines) layout(k *kernel) (*layout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vkCreatePipelineLayout: %w", err)
 	}
-	l := &layout{bindings: k.bindings, texels: k.texels, set: sl, h: pl}
+	l := &layout{bindings: k.bindings, texels: k.texels, pushDesc: pushDesc, set: sl, h: pl}
 	p.layouts[key] = l
 	return l, nil
 }
 
 // get returns the pipeline of k specialized with spec (constant_id 0, 1,
-// ... in order), creating it on first use.
-func (p *pipelines) get(k *kernel, spec ...uint32) (*pipeline, error) {
-	key := pipeKey{k: k, n: len(spec)}
+// ... in order), creating it on first use. With pushDesc its layout is a
+// push-descriptor one (the device must have VK_KHR_push_descriptor).
+func (p *pipelines) get(k *kernel, pushDesc bool, spec ...uint32) (*pipeline, error) {
+	key := pipeKey{k: k, push: pushDesc, n: len(spec)}
 	copy(key.spec[:], spec)
 	if pp, ok := p.pipes[key]; ok {
 		return pp, nil
@@ -172,7 +180,7 @@ func (p *pipelines) get(k *kernel, spec ...uint32) (*pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := p.layout(k)
+	l, err := p.layout(k, pushDesc)
 	if err != nil {
 		return nil, err
 	}

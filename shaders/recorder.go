@@ -202,6 +202,15 @@ func (r *recorder) dispatch(p *pipeline, set handle, push []uint32, gx, gy, gz u
 	r.done(b)
 }
 
+// dispatchPush records a dispatch of p (of a push-descriptor layout) with
+// the n bindings that d.pushed prepared.
+func (r *recorder) dispatchPush(p *pipeline, d *descriptors, n int, push []uint32, gx, gy, gz uint32, acc []access) {
+	b := r.prepare(acc)
+	r.dev.hot.dispatchPush(b.cp, p.h, p.layout.h, n, &d.bufs, &d.ranges, &d.views, p.layout.texels, push, gx, gy, gz)
+	r.dispatches++
+	r.done(b)
+}
+
 func (r *recorder) copy(src, dst *slot, srcOff, dstOff, size uint64) {
 	b := r.prepare([]access{{src, false}, {dst, true}})
 	r.dev.hot.copy(b.cp, src.h, dst.h, srcOff, dstOff, size)

@@ -70,6 +70,11 @@ SAME_LAYOUT(dt_VkComputePipelineCreateInfo, VkComputePipelineCreateInfo, basePip
 SAME_SIZE(dt_VkPhysicalDeviceSubgroupProperties, VkPhysicalDeviceSubgroupProperties);
 SAME_LAYOUT(dt_VkPhysicalDeviceSubgroupProperties, VkPhysicalDeviceSubgroupProperties, supportedOperations);
 SAME_LAYOUT(dt_VkPhysicalDeviceProperties2, VkPhysicalDeviceProperties2, properties);
+SAME_SIZE(dt_VkPhysicalDevicePushDescriptorPropertiesKHR, VkPhysicalDevicePushDescriptorPropertiesKHR);
+SAME_LAYOUT(dt_VkPhysicalDevicePushDescriptorPropertiesKHR, VkPhysicalDevicePushDescriptorPropertiesKHR, maxPushDescriptors);
+_Static_assert(DT_STYPE_PHYSICAL_DEVICE_PUSH_DESCRIPTOR_PROPERTIES_KHR == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PUSH_DESCRIPTOR_PROPERTIES_KHR, "stype");
+_Static_assert(DT_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR == VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR, "flag");
+_Static_assert(DT_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, "descriptor type");
 _Static_assert(sizeof(VkPhysicalDeviceProperties) <= sizeof(((dt_VkPhysicalDeviceProperties2*)0)->properties), "properties room");
 _Static_assert(DT_STYPE_PHYSICAL_DEVICE_PROPERTIES_2 == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, "stype");
 _Static_assert(DT_STYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES == VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, "stype");

@@ -32,7 +32,7 @@ void dt_unload_loader(void) {
 	// The loader stays mapped: the Go binding keeps its function pointers.
 }
 
-const char* dt_device_init(dt_device* d, void* gipa, void* instance, void* device, void* queue) {
+const char* dt_device_init(dt_device* d, void* gipa, void* instance, void* device, void* queue, int pushDescriptors) {
 	dt_PFN_vkGetDeviceProcAddr gdpa =
 		(dt_PFN_vkGetDeviceProcAddr)((dt_PFN_vkGetInstanceProcAddr)gipa)(instance, "vkGetDeviceProcAddr");
 	if (gdpa == NULL) {
@@ -65,6 +65,11 @@ const char* dt_device_init(dt_device* d, void* gipa, void* instance, void* devic
 	LOAD(createDescriptorPool, "vkCreateDescriptorPool");
 	LOAD(allocateDescriptorSets, "vkAllocateDescriptorSets");
 	LOAD(createComputePipelines, "vkCreateComputePipelines");
+	if (pushDescriptors) {
+		// A device-level extension command: vkGetDeviceProcAddr returns
+		// NULL for it unless the extension was enabled at vkCreateDevice.
+		LOAD(cmdPushDescriptorSetKHR, "vkCmdPushDescriptorSetKHR");
+	}
 #undef LOAD
 	return NULL;
 }
@@ -151,6 +156,50 @@ void dt_write_set(dt_device* d, dt_handle set, uint32_t n, const dt_handle* bufs
 		}
 	}
 	d->updateDescriptorSets(d->device, n, writes, 0, NULL);
+}
+
+// dt_dispatch_push records a dispatch whose set 0 is pushed
+// (VK_KHR_push_descriptor) rather than bound: binding i is bufs[i] (from
+// offset 0, ranges[i] bytes), or the texel buffer view views[i] for the
+// bindings whose bit is set in texels. The driver copies the descriptors
+// into the command buffer, so nothing outlives the call but the buffers and
+// views themselves, which must stay valid until the command buffer completes.
+void dt_dispatch_push(dt_device* d, void* cmd, dt_handle pipeline, dt_handle layout, uint32_t n,
+	const dt_handle* bufs, const uint64_t* ranges, const dt_handle* views, uint32_t texels,
+	const void* push, uint32_t pushSize, uint32_t gx, uint32_t gy, uint32_t gz) {
+	dt_VkDescriptorBufferInfo infos[16];
+	dt_VkWriteDescriptorSet writes[16];
+	if (n > 16) {
+		n = 16;
+	}
+	memset(writes, 0, n * sizeof writes[0]);
+	for (uint32_t i = 0; i < n; i++) {
+		writes[i].sType = DT_STYPE_WRITE_DESCRIPTOR_SET;
+		// dstSet is ignored for pushed descriptors (vkCmdPushDescriptorSetKHR).
+		writes[i].dstBinding = i;
+		writes[i].descriptorCount = 1;
+		if ((texels >> i) & 1u) {
+			writes[i].descriptorType = DT_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+			writes[i].pTexelBufferView = &views[i];
+		} else {
+			infos[i].buffer = bufs[i];
+			infos[i].offset = 0;
+			infos[i].range = ranges[i];
+			writes[i].descriptorType = DT_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+			writes[i].pBufferInfo = &infos[i];
+		}
+	}
+	d->cmdBindPipeline(cmd, DT_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+	// Set 0 must be the layout's one push-descriptor set
+	// (VUID-vkCmdPushDescriptorSetKHR-set-00365): pipeline.go gives each
+	// layout a single set. Pushed descriptors stay bound like bound sets
+	// (pipeline layout compatibility); every dispatch pushes all of its
+	// own, so none is inherited from an earlier dispatch.
+	d->cmdPushDescriptorSetKHR(cmd, DT_PIPELINE_BIND_POINT_COMPUTE, layout, 0, n, writes);
+	if (pushSize > 0) {
+		d->cmdPushConstants(cmd, layout, DT_SHADER_STAGE_COMPUTE_BIT, 0, pushSize, push);
+	}
+	d->cmdDispatch(cmd, gx, gy, gz);
 }
 
 static uint32_t dt_debug_callback(dt_VkFlags severity, dt_VkFlags types,

@@ -106,6 +106,7 @@ enum {
 	DT_PIPELINE_BIND_POINT_COMPUTE = 1,
 	DT_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT = 1,
 	DT_SHADER_STAGE_COMPUTE_BIT = 0x20,
+	DT_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR = 0x1,
 };
 
 typedef void* (*dt_PFN_vkGetInstanceProcAddr)(void* instance, const char* name);
@@ -132,6 +133,8 @@ typedef dt_VkResult (*dt_PFN_vkResetFences)(void* device, uint32_t n, const dt_h
 typedef dt_VkResult (*dt_PFN_vkGetFenceStatus)(void* device, dt_handle fence);
 typedef void (*dt_PFN_vkUpdateDescriptorSets)(void* device, uint32_t nWrites,
 	const dt_VkWriteDescriptorSet* writes, uint32_t nCopies, const void* copies);
+typedef void (*dt_PFN_vkCmdPushDescriptorSetKHR)(void* cmd, int32_t bindPoint, dt_handle layout,
+	uint32_t set, uint32_t nWrites, const dt_VkWriteDescriptorSet* writes);
 typedef dt_VkResult (*dt_PFN_vkCreateDebugUtilsMessengerEXT)(void* instance,
 	const dt_VkDebugUtilsMessengerCreateInfoEXT* info, const void* alloc, dt_handle* messenger);
 typedef void (*dt_PFN_vkDestroyDebugUtilsMessengerEXT)(void* instance, dt_handle messenger, const void* alloc);
@@ -306,11 +309,19 @@ typedef struct dt_VkPhysicalDeviceProperties2 {
 	uint64_t properties[160];
 } dt_VkPhysicalDeviceProperties2;
 
+// VK_KHR_push_descriptor's limit, chained to dt_VkPhysicalDeviceProperties2.
+typedef struct dt_VkPhysicalDevicePushDescriptorPropertiesKHR {
+	int32_t sType;
+	void* pNext;
+	uint32_t maxPushDescriptors;
+} dt_VkPhysicalDevicePushDescriptorPropertiesKHR;
+
 typedef void (*dt_PFN_vkGetPhysicalDeviceProperties2)(void* phys, dt_VkPhysicalDeviceProperties2* props);
 
 enum {
 	DT_STYPE_PHYSICAL_DEVICE_PROPERTIES_2 = 1000059001,
 	DT_STYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES = 1000094000,
+	DT_STYPE_PHYSICAL_DEVICE_PUSH_DESCRIPTOR_PROPERTIES_KHR = 1000080000,
 	DT_STYPE_APPLICATION_INFO = 0,
 	DT_STYPE_INSTANCE_CREATE_INFO = 1,
 	DT_STYPE_DEVICE_QUEUE_CREATE_INFO = 2,
@@ -326,6 +337,7 @@ enum {
 typedef dt_VkResult (*dt_PFN_vkCreateInstance)(const dt_VkInstanceCreateInfo* info, const void* alloc, void** instance);
 typedef dt_VkResult (*dt_PFN_vkEnumerateInstanceLayerProperties)(uint32_t* n, dt_VkLayerProperties* props);
 typedef dt_VkResult (*dt_PFN_vkEnumerateInstanceExtensionProperties)(const char* layer, uint32_t* n, dt_VkExtensionProperties* props);
+typedef dt_VkResult (*dt_PFN_vkEnumerateDeviceExtensionProperties)(void* phys, const char* layer, uint32_t* n, dt_VkExtensionProperties* props);
 typedef void (*dt_PFN_vkGetPhysicalDeviceQueueFamilyProperties)(void* phys, uint32_t* n, dt_VkQueueFamilyProperties* props);
 typedef dt_VkResult (*dt_PFN_vkCreateDevice)(void* phys, const dt_VkDeviceCreateInfo* info, const void* alloc, void** device);
 typedef dt_VkResult (*dt_PFN_vkCreateDescriptorSetLayout)(void* device, const dt_VkDescriptorSetLayoutCreateInfo* info, const void* alloc, dt_handle* layout);
@@ -359,6 +371,8 @@ typedef struct dt_device {
 	dt_PFN_vkCreateDescriptorPool createDescriptorPool;
 	dt_PFN_vkAllocateDescriptorSets allocateDescriptorSets;
 	dt_PFN_vkCreateComputePipelines createComputePipelines;
+	// VK_KHR_push_descriptor, or NULL when the device was created without it.
+	dt_PFN_vkCmdPushDescriptorSetKHR cmdPushDescriptorSetKHR;
 } dt_device;
 
 // Loader.
@@ -366,7 +380,8 @@ void* dt_load_loader(char* err, size_t errlen);
 void dt_unload_loader(void);
 
 // Device entry points; returns the name of the first missing one, or NULL.
-const char* dt_device_init(dt_device* d, void* gipa, void* instance, void* device, void* queue);
+// pushDescriptors: VK_KHR_push_descriptor is enabled on the device.
+const char* dt_device_init(dt_device* d, void* gipa, void* instance, void* device, void* queue, int pushDescriptors);
 
 // Hot path.
 dt_VkResult dt_begin(dt_device* d, void* cmd);
@@ -383,6 +398,9 @@ dt_VkResult dt_fence_status(dt_device* d, dt_handle fence);
 dt_VkResult dt_reset_fence(dt_device* d, dt_handle fence);
 void dt_write_set(dt_device* d, dt_handle set, uint32_t n, const dt_handle* bufs,
 	const uint64_t* offs, const uint64_t* ranges, const dt_handle* views, uint32_t texels);
+void dt_dispatch_push(dt_device* d, void* cmd, dt_handle pipeline, dt_handle layout, uint32_t n,
+	const dt_handle* bufs, const uint64_t* ranges, const dt_handle* views, uint32_t texels,
+	const void* push, uint32_t pushSize, uint32_t gx, uint32_t gy, uint32_t gz);
 
 // Setup (vksetup.c).
 int dt_has_layer(void* gipa, const char* name);
@@ -390,8 +408,10 @@ int dt_has_instance_extension(void* gipa, const char* name);
 dt_VkResult dt_create_instance(void* gipa, uint32_t apiVersion, const char* layer, const char* ext, void** instance);
 int dt_compute_queue_family(void* gipa, void* instance, void* phys);
 int dt_subgroup(void* gipa, void* instance, void* phys, uint32_t* size, uint32_t* stages, uint32_t* ops);
-dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t family, void** device);
-dt_VkResult dt_create_set_layout(dt_device* d, uint32_t bindings, uint32_t texels, dt_handle* layout);
+int dt_has_device_extension(void* gipa, void* instance, void* phys, const char* name);
+uint32_t dt_max_push_descriptors(void* gipa, void* instance, void* phys);
+dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t family, const char* ext, void** device);
+dt_VkResult dt_create_set_layout(dt_device* d, uint32_t bindings, uint32_t texels, dt_VkFlags flags, dt_handle* layout);
 dt_VkResult dt_create_pipeline_layout(dt_device* d, dt_handle setLayout, uint32_t pushBytes, dt_handle* layout);
 dt_VkResult dt_create_descriptor_pool(dt_device* d, uint32_t maxSets, uint32_t storage, uint32_t texels, dt_handle* pool);
 dt_VkResult dt_allocate_set(dt_device* d, dt_handle pool, dt_handle layout, dt_handle* set);

@@ -124,7 +124,46 @@ int dt_subgroup(void* gipa, void* instance, void* phys, uint32_t* size, uint32_t
 	return 1;
 }
 
-dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t family, void** device) {
+int dt_has_device_extension(void* gipa, void* instance, void* phys, const char* name) {
+	dt_PFN_vkEnumerateDeviceExtensionProperties f =
+		(dt_PFN_vkEnumerateDeviceExtensionProperties)GIPA(instance, "vkEnumerateDeviceExtensionProperties");
+	uint32_t n = 0;
+	if (f == NULL || f(phys, NULL, &n, NULL) != 0 || n == 0) {
+		return 0;
+	}
+	dt_VkExtensionProperties* props = calloc(n, sizeof *props);
+	int found = 0;
+	if (props != NULL && f(phys, NULL, &n, props) >= 0) {
+		for (uint32_t i = 0; i < n && !found; i++) {
+			found = strcmp(props[i].extensionName, name) == 0;
+		}
+	}
+	free(props);
+	return found;
+}
+
+// dt_max_push_descriptors reads VkPhysicalDevicePushDescriptorPropertiesKHR
+// (Vulkan 1.1 and VK_KHR_push_descriptor); 0 when it cannot be read.
+uint32_t dt_max_push_descriptors(void* gipa, void* instance, void* phys) {
+	dt_PFN_vkGetPhysicalDeviceProperties2 f =
+		(dt_PFN_vkGetPhysicalDeviceProperties2)GIPA(instance, "vkGetPhysicalDeviceProperties2");
+	if (f == NULL) {
+		return 0;
+	}
+	dt_VkPhysicalDevicePushDescriptorPropertiesKHR pd;
+	memset(&pd, 0, sizeof pd);
+	pd.sType = DT_STYPE_PHYSICAL_DEVICE_PUSH_DESCRIPTOR_PROPERTIES_KHR;
+	dt_VkPhysicalDeviceProperties2 p;
+	memset(&p, 0, sizeof p);
+	p.sType = DT_STYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+	p.pNext = &pd;
+	f(phys, &p);
+	return pd.maxPushDescriptors;
+}
+
+// dt_create_device creates a device with one queue of family and the
+// device extension ext (NULL for none).
+dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t family, const char* ext, void** device) {
 	dt_PFN_vkCreateDevice f = (dt_PFN_vkCreateDevice)GIPA(instance, "vkCreateDevice");
 	if (f == NULL) {
 		return -3;
@@ -136,12 +175,17 @@ dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t fa
 	info.sType = DT_STYPE_DEVICE_CREATE_INFO;
 	info.queueCreateInfoCount = 1;
 	info.pQueueCreateInfos = &q;
+	if (ext != NULL) {
+		info.enabledExtensionCount = 1;
+		info.ppEnabledExtensionNames = &ext;
+	}
 	return f(phys, &info, NULL, device);
 }
 
 // dt_create_set_layout makes bindings 0 .. bindings-1 storage buffers, except
-// those whose bit is set in texels: uniform texel buffers.
-dt_VkResult dt_create_set_layout(dt_device* d, uint32_t bindings, uint32_t texels, dt_handle* layout) {
+// those whose bit is set in texels: uniform texel buffers. flags is
+// VkDescriptorSetLayoutCreateFlags (the push-descriptor bit or 0).
+dt_VkResult dt_create_set_layout(dt_device* d, uint32_t bindings, uint32_t texels, dt_VkFlags flags, dt_handle* layout) {
 	dt_VkDescriptorSetLayoutBinding b[16];
 	if (bindings > 16) {
 		return -3;
@@ -153,7 +197,7 @@ dt_VkResult dt_create_set_layout(dt_device* d, uint32_t bindings, uint32_t texel
 		b[i].stageFlags = DT_SHADER_STAGE_COMPUTE_BIT;
 		b[i].pImmutableSamplers = NULL;
 	}
-	dt_VkDescriptorSetLayoutCreateInfo info = {DT_STYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, NULL, 0, bindings, b};
+	dt_VkDescriptorSetLayoutCreateInfo info = {DT_STYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, NULL, flags, bindings, b};
 	return d->createDescriptorSetLayout(d->device, &info, NULL, layout);
 }
 
