@@ -128,17 +128,17 @@ dt_VkResult dt_fence_status(dt_device* d, dt_handle fence) { return d->getFenceS
 
 dt_VkResult dt_reset_fence(dt_device* d, dt_handle fence) { return d->resetFences(d->device, 1, &fence); }
 
-// dt_write_set points binding i of set at buffer bufs[i] (offset, range), or
-// for the bindings whose bit is set in texels, at the texel buffer view
-// views[i].
-void dt_write_set(dt_device* d, dt_handle set, uint32_t n, const dt_handle* bufs,
-	const uint64_t* offs, const uint64_t* ranges, const dt_handle* views, uint32_t texels) {
-	dt_VkDescriptorBufferInfo infos[16];
-	dt_VkWriteDescriptorSet writes[16];
-	if (n > 16) {
-		n = 16;
-	}
-	memset(writes, 0, sizeof writes);
+// dt_max_writes bounds the bindings of one set (shaders: maxBindings).
+#define dt_max_writes 16
+
+// dt_fill_writes describes binding i < n as buffer bufs[i] (from offs[i], or
+// 0 when offs is NULL, ranges[i] bytes) or, for the bindings whose bit is
+// set in texels, as the texel buffer view views[i], in set (dstSet; ignored
+// for pushed descriptors). n is at most dt_max_writes.
+static void dt_fill_writes(dt_VkWriteDescriptorSet* writes, dt_VkDescriptorBufferInfo* infos, dt_handle set,
+	uint32_t n, const dt_handle* bufs, const uint64_t* offs, const uint64_t* ranges, const dt_handle* views,
+	uint32_t texels) {
+	memset(writes, 0, n * sizeof writes[0]);
 	for (uint32_t i = 0; i < n; i++) {
 		writes[i].sType = DT_STYPE_WRITE_DESCRIPTOR_SET;
 		writes[i].dstSet = set;
@@ -149,12 +149,25 @@ void dt_write_set(dt_device* d, dt_handle set, uint32_t n, const dt_handle* bufs
 			writes[i].pTexelBufferView = &views[i];
 		} else {
 			infos[i].buffer = bufs[i];
-			infos[i].offset = offs[i];
+			infos[i].offset = offs != NULL ? offs[i] : 0;
 			infos[i].range = ranges[i];
 			writes[i].descriptorType = DT_DESCRIPTOR_TYPE_STORAGE_BUFFER;
 			writes[i].pBufferInfo = &infos[i];
 		}
 	}
+}
+
+// dt_write_set points binding i of set at buffer bufs[i] (offset, range), or
+// for the bindings whose bit is set in texels, at the texel buffer view
+// views[i].
+void dt_write_set(dt_device* d, dt_handle set, uint32_t n, const dt_handle* bufs,
+	const uint64_t* offs, const uint64_t* ranges, const dt_handle* views, uint32_t texels) {
+	dt_VkDescriptorBufferInfo infos[dt_max_writes];
+	dt_VkWriteDescriptorSet writes[dt_max_writes];
+	if (n > dt_max_writes) {
+		n = dt_max_writes;
+	}
+	dt_fill_writes(writes, infos, set, n, bufs, offs, ranges, views, texels);
 	d->updateDescriptorSets(d->device, n, writes, 0, NULL);
 }
 
@@ -167,28 +180,12 @@ void dt_write_set(dt_device* d, dt_handle set, uint32_t n, const dt_handle* bufs
 void dt_dispatch_push(dt_device* d, void* cmd, dt_handle pipeline, dt_handle layout, uint32_t n,
 	const dt_handle* bufs, const uint64_t* ranges, const dt_handle* views, uint32_t texels,
 	const void* push, uint32_t pushSize, uint32_t gx, uint32_t gy, uint32_t gz) {
-	dt_VkDescriptorBufferInfo infos[16];
-	dt_VkWriteDescriptorSet writes[16];
-	if (n > 16) {
-		n = 16;
+	dt_VkDescriptorBufferInfo infos[dt_max_writes];
+	dt_VkWriteDescriptorSet writes[dt_max_writes];
+	if (n > dt_max_writes) {
+		n = dt_max_writes;
 	}
-	memset(writes, 0, n * sizeof writes[0]);
-	for (uint32_t i = 0; i < n; i++) {
-		writes[i].sType = DT_STYPE_WRITE_DESCRIPTOR_SET;
-		// dstSet is ignored for pushed descriptors (vkCmdPushDescriptorSetKHR).
-		writes[i].dstBinding = i;
-		writes[i].descriptorCount = 1;
-		if ((texels >> i) & 1u) {
-			writes[i].descriptorType = DT_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
-			writes[i].pTexelBufferView = &views[i];
-		} else {
-			infos[i].buffer = bufs[i];
-			infos[i].offset = 0;
-			infos[i].range = ranges[i];
-			writes[i].descriptorType = DT_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-			writes[i].pBufferInfo = &infos[i];
-		}
-	}
+	dt_fill_writes(writes, infos, 0, n, bufs, NULL, ranges, views, texels);
 	d->cmdBindPipeline(cmd, DT_PIPELINE_BIND_POINT_COMPUTE, pipeline);
 	// Set 0 must be the layout's one push-descriptor set
 	// (VUID-vkCmdPushDescriptorSetKHR-set-00365): pipeline.go gives each
