@@ -139,23 +139,33 @@ func TestBackendSuite(t *testing.T) {
 	backendtest.Run(t, b, map[tensor.DType]backendtest.Tolerances{tensor.Float32: Float32Tol})
 }
 
-// TestBackendSuiteWithoutPushDescriptors runs the suite on a device created
-// without VK_KHR_push_descriptor, as on devices that lack it: every dispatch
-// binds a cached descriptor set.
-func TestBackendSuiteWithoutPushDescriptors(t *testing.T) {
+// openAnother opens a second backend with options o, under the validation
+// layer when the shared one runs under it, and closes it when the test
+// ends, failing on what the layer reported at close.
+func openAnother(t *testing.T, o Options) *Backend {
+	t.Helper()
 	testBackend(t) // skips without a device
-	b, err := OpenWith(Options{noPushDescriptors: true, Validation: shared.Validation() && shared.inst.messenger != 0})
+	o.Validation = shared.Validation() && shared.inst.messenger != 0
+	b, err := OpenWith(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
 			t.Error(err)
 		}
 		for _, m := range b.closeMessages {
 			t.Errorf("vulkan: %s", m)
 		}
-	}()
+	})
+	return b
+}
+
+// TestBackendSuiteWithoutPushDescriptors runs the suite on a device created
+// without VK_KHR_push_descriptor, as on devices that lack it: every dispatch
+// binds a cached descriptor set.
+func TestBackendSuiteWithoutPushDescriptors(t *testing.T) {
+	b := openAnother(t, Options{noPushDescriptors: true})
 	if b.dev.pushDescriptors || b.sets.push {
 		t.Fatal("push descriptors in use")
 	}

@@ -122,19 +122,7 @@ func TestMatMulWithoutTexelViews(t *testing.T) {
 // uploads and downloads go through staging buffers and transfer commands,
 // as on a discrete GPU.
 func TestStaged(t *testing.T) {
-	testBackend(t) // skips without a device
-	b, err := OpenWith(Options{staged: true, Validation: shared.Validation() && shared.inst.messenger != 0, BatchCommands: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := b.Close(); err != nil {
-			t.Error(err)
-		}
-		for _, m := range b.closeMessages {
-			t.Errorf("vulkan: %s", m)
-		}
-	}()
+	b := openAnother(t, Options{staged: true, BatchCommands: 7})
 	if b.mem.unified() {
 		t.Fatal("staged backend maps its tensors")
 	}

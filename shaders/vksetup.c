@@ -102,22 +102,32 @@ int dt_compute_queue_family(void* gipa, void* instance, void* phys) {
 	return pick;
 }
 
-// dt_subgroup reads VkPhysicalDeviceSubgroupProperties (Vulkan 1.1); it
-// returns 0 when the device or the loader cannot tell.
-int dt_subgroup(void* gipa, void* instance, void* phys, uint32_t* size, uint32_t* stages, uint32_t* ops) {
+// dt_properties2 fills the structure next (its sType set, pNext NULL)
+// through vkGetPhysicalDeviceProperties2 (Vulkan 1.1); it returns 0 when the
+// loader does not have the command.
+static int dt_properties2(void* gipa, void* instance, void* phys, void* next) {
 	dt_PFN_vkGetPhysicalDeviceProperties2 f =
 		(dt_PFN_vkGetPhysicalDeviceProperties2)GIPA(instance, "vkGetPhysicalDeviceProperties2");
 	if (f == NULL) {
 		return 0;
 	}
-	dt_VkPhysicalDeviceSubgroupProperties sg;
-	memset(&sg, 0, sizeof sg);
-	sg.sType = DT_STYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
 	dt_VkPhysicalDeviceProperties2 p;
 	memset(&p, 0, sizeof p);
 	p.sType = DT_STYPE_PHYSICAL_DEVICE_PROPERTIES_2;
-	p.pNext = &sg;
+	p.pNext = next;
 	f(phys, &p);
+	return 1;
+}
+
+// dt_subgroup reads VkPhysicalDeviceSubgroupProperties (Vulkan 1.1); it
+// returns 0 when the device or the loader cannot tell.
+int dt_subgroup(void* gipa, void* instance, void* phys, uint32_t* size, uint32_t* stages, uint32_t* ops) {
+	dt_VkPhysicalDeviceSubgroupProperties sg;
+	memset(&sg, 0, sizeof sg);
+	sg.sType = DT_STYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
+	if (!dt_properties2(gipa, instance, phys, &sg)) {
+		return 0;
+	}
 	*size = sg.subgroupSize;
 	*stages = sg.supportedStages;
 	*ops = sg.supportedOperations;
@@ -145,19 +155,12 @@ int dt_has_device_extension(void* gipa, void* instance, void* phys, const char* 
 // dt_max_push_descriptors reads VkPhysicalDevicePushDescriptorPropertiesKHR
 // (Vulkan 1.1 and VK_KHR_push_descriptor); 0 when it cannot be read.
 uint32_t dt_max_push_descriptors(void* gipa, void* instance, void* phys) {
-	dt_PFN_vkGetPhysicalDeviceProperties2 f =
-		(dt_PFN_vkGetPhysicalDeviceProperties2)GIPA(instance, "vkGetPhysicalDeviceProperties2");
-	if (f == NULL) {
-		return 0;
-	}
 	dt_VkPhysicalDevicePushDescriptorPropertiesKHR pd;
 	memset(&pd, 0, sizeof pd);
 	pd.sType = DT_STYPE_PHYSICAL_DEVICE_PUSH_DESCRIPTOR_PROPERTIES_KHR;
-	dt_VkPhysicalDeviceProperties2 p;
-	memset(&p, 0, sizeof p);
-	p.sType = DT_STYPE_PHYSICAL_DEVICE_PROPERTIES_2;
-	p.pNext = &pd;
-	f(phys, &p);
+	if (!dt_properties2(gipa, instance, phys, &pd)) {
+		return 0;
+	}
 	return pd.maxPushDescriptors;
 }
 
