@@ -18,7 +18,10 @@ type cpuBuffer[T number] struct {
 
 func (b *cpuBuffer[T]) Backend() Backend { return b.owner }
 func (b *cpuBuffer[T]) Len() int         { return len(b.data) }
-func (b *cpuBuffer[T]) DType() DType {
+func (b *cpuBuffer[T]) DType() DType     { return dtypeOf[T]() }
+
+// dtypeOf is the DType of the element type T.
+func dtypeOf[T number]() DType {
 	var z T
 	if _, ok := any(z).(float32); ok {
 		return Float32

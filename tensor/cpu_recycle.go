@@ -5,15 +5,17 @@ import (
 	"sync"
 )
 
-// The CPU backend recycles the storage of large tensors. A training step
-// allocates the same few shapes over and over (a 512×256 activation, its
-// derivative, its gradient: megabytes per Euler–Maruyama step), and a fresh
-// large Go allocation is zeroed, often on pages the OS must fault in first:
-// about a tenth of a gmm2d iteration went there. So a buffer of at least
-// recycleMinBytes carries a cleanup that, once the garbage collector finds
-// the buffer unreachable, puts its slice in a free list by exact length,
-// and Alloc takes from that list first. Alloc's contents are undefined
-// (Backend.Alloc), so a recycled slice is handed out as it is.
+// The CPU backend recycles the storage of large tensors freed explicitly
+// (Free). A training step allocates the same few shapes over and over (a
+// 512×256 activation, its derivative, its gradient: megabytes per
+// Euler–Maruyama step), and a fresh large Go allocation is zeroed, often on
+// pages the OS must fault in first: about a tenth of a gmm2d iteration went
+// there. So a freed buffer of at least recycleMinBytes goes to a free list
+// by exact length, and Alloc takes from that list first. Alloc's contents
+// are undefined (Backend.Alloc), so a recycled slice is handed out as it is.
+// (Returning buffers when the garbage collector finds them dead was
+// measured too: the free lists then count as live heap, the heap grew to
+// 4 GB and page faults took over.)
 //
 // Nothing else may keep a buffer's slice: host() results live only inside
 // an operation, and HostFloat32 callers must hold the tensor while they use
@@ -35,14 +37,8 @@ type freeLists[T number] struct {
 }
 
 var (
-	free32 = &freeLists[float32]{byLen: map[int][][]T32{}}
-	free64 = &freeLists[float64]{byLen: map[int][][]T64{}}
-)
-
-// T32 and T64 shorten the free lists' declarations.
-type (
-	T32 = float32
-	T64 = float64
+	free32 = &freeLists[float32]{byLen: map[int][][]float32{}}
+	free64 = &freeLists[float64]{byLen: map[int][][]float64{}}
 )
 
 // get returns a recycled slice of length n, or nil.
@@ -56,13 +52,13 @@ func (f *freeLists[T]) get(n int) []T {
 	s := l[len(l)-1]
 	l[len(l)-1] = nil
 	f.byLen[n] = l[:len(l)-1]
-	f.bytes -= n * elemSize[T]()
+	f.bytes -= n * dtypeOf[T]().Size()
 	return s
 }
 
 // put adds s to the free list of its length, unless the lists are full.
 func (f *freeLists[T]) put(s []T) {
-	size := len(s) * elemSize[T]()
+	size := len(s) * dtypeOf[T]().Size()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.bytes+size > recycleMaxBytes {
@@ -70,14 +66,6 @@ func (f *freeLists[T]) put(s []T) {
 	}
 	f.byLen[len(s)] = append(f.byLen[len(s)], s)
 	f.bytes += size
-}
-
-func elemSize[T number]() int {
-	var z T
-	if _, ok := any(z).(float32); ok {
-		return 4
-	}
-	return 8
 }
 
 // poisonAllocs, set by the package's tests, fills every new buffer with NaN,
@@ -97,7 +85,7 @@ func newCPUBuffer[T number](owner *cpuBackend, f *freeLists[T], n int) *cpuBuffe
 	return &cpuBuffer[T]{owner: owner, data: data}
 }
 
-// Free implements Freer: a buffer of at least recycleMinBytes goes to the
+// Free implements Freer (free.go): a buffer of at least recycleMinBytes goes to the
 // free list of its length. Its slice is cut to nil, so that a later use of
 // the tensor or of a view panics instead of reading reused memory.
 func (c *cpuBackend) Free(b Buffer) {
@@ -110,25 +98,8 @@ func (c *cpuBackend) Free(b Buffer) {
 }
 
 func freeCPU[T number](f *freeLists[T], b *cpuBuffer[T]) {
-	if len(b.data)*elemSize[T]() >= recycleMinBytes {
+	if len(b.data)*dtypeOf[T]().Size() >= recycleMinBytes {
 		f.put(b.data)
 	}
 	b.data = nil
-}
-
-// Freer is implemented by backends that reuse the storage of tensors freed
-// explicitly.
-type Freer interface {
-	Free(Buffer)
-}
-
-// Free gives t's storage back to its backend for reuse, where the backend
-// recycles storage (Freer); elsewhere it does nothing and the garbage
-// collector reclaims it. t and every view of its storage must not be used
-// afterwards. Operations free the temporaries they alone hold, such as the
-// saved activation derivative of a dense layer once its backward pass ran.
-func Free(t *Tensor) {
-	if f, ok := t.Backend().(Freer); ok {
-		f.Free(t.buf)
-	}
 }

@@ -136,30 +136,38 @@ func (s *suite) attentionTol(c attentionCase, smax float64) float64 {
 	return 4 * s.tol.MatMul * math.Sqrt(float64((c.d+1)*(c.m+c.n+1))) * (1 + smax)
 }
 
-// testAttention checks Attention's out and lse against a float64 reference
-// (max-subtracted softmax) for attentionCases, and the first three with q
-// transposed and k an offset view.
-func (s *suite) testAttention(t *testing.T) {
+// forAttentionInputs calls f with the name and inputs of every attention
+// case, and of the first three again with q transposed and k an offset
+// view.
+func (s *suite) forAttentionInputs(f func(name string, c attentionCase, q, k, v *tensor.Tensor, qv, kv, vv []float64)) {
 	for i, c := range attentionCases {
 		for _, views := range []bool{false, true} {
 			if views && i >= 3 {
 				continue
 			}
 			q, k, v, qv, kv, vv := s.attentionInputs(c, views)
-			out, lse := tensor.Attention(q, k, v, c.scale)
-			wo, wl, smax := attentionRef(qv, kv, vv, c.n, c.m, c.d, c.scale)
 			name := c.name()
 			if views {
 				name += " views"
 			}
-			tol := s.attentionTol(c, smax)
-			check(t, name+" out", out, wo, tol)
-			check(t, name+" lse", lse, wl, tol)
-			if want := append(slices.Clone(c.lead), c.n, 1); !slices.Equal(out.Shape(), q.Shape()) || !slices.Equal(lse.Shape(), want) {
-				t.Fatalf("%s: out %v, lse %v for q %v", name, out.Shape(), lse.Shape(), q.Shape())
-			}
+			f(name, c, q, k, v, qv, kv, vv)
 		}
 	}
+}
+
+// testAttention checks Attention's out and lse against a float64 reference
+// (max-subtracted softmax) for every attention input.
+func (s *suite) testAttention(t *testing.T) {
+	s.forAttentionInputs(func(name string, c attentionCase, q, k, v *tensor.Tensor, qv, kv, vv []float64) {
+		out, lse := tensor.Attention(q, k, v, c.scale)
+		wo, wl, smax := attentionRef(qv, kv, vv, c.n, c.m, c.d, c.scale)
+		tol := s.attentionTol(c, smax)
+		check(t, name+" out", out, wo, tol)
+		check(t, name+" lse", lse, wl, tol)
+		if want := append(slices.Clone(c.lead), c.n, 1); !slices.Equal(out.Shape(), q.Shape()) || !slices.Equal(lse.Shape(), want) {
+			t.Fatalf("%s: out %v, lse %v for q %v", name, out.Shape(), lse.Shape(), q.Shape())
+		}
+	})
 }
 
 // attentionGradRef is AttentionGrad in float64 from the given out and lse
@@ -196,32 +204,21 @@ func attentionGradRef(g, q, k, v, out, lse []float64, n, m, d int, scale float64
 }
 
 // testAttentionGrad checks AttentionGrad against a float64 reference that
-// starts from the same out and lse (Attention's, on the backend), for
-// attentionCases, and the first three with q transposed and k an offset
-// view.
+// starts from the same out and lse (Attention's, on the backend), for every
+// attention input.
 func (s *suite) testAttentionGrad(t *testing.T) {
-	for i, c := range attentionCases {
-		for _, views := range []bool{false, true} {
-			if views && i >= 3 {
-				continue
-			}
-			q, k, v, qv, kv, vv := s.attentionInputs(c, views)
-			gv, g := s.randn(q.Shape()...)
-			out, lse := tensor.Attention(q, k, v, c.scale)
-			dq, dk, dv := tensor.AttentionGrad(g, q, k, v, out, lse, c.scale)
-			_, _, smax := attentionRef(qv, kv, vv, c.n, c.m, c.d, c.scale)
-			wq, wk, wv := attentionGradRef(gv, qv, kv, vv, out.Float64s(), lse.Float64s(), c.n, c.m, c.d, c.scale)
-			name := c.name()
-			if views {
-				name += " views"
-			}
-			tol := s.attentionTol(c, smax)
-			check(t, name+" dq", dq, wq, tol)
-			check(t, name+" dk", dk, wk, tol)
-			check(t, name+" dv", dv, wv, tol)
-			if !slices.Equal(dq.Shape(), q.Shape()) || !slices.Equal(dk.Shape(), k.Shape()) || !slices.Equal(dv.Shape(), v.Shape()) {
-				t.Fatalf("%s: dq %v, dk %v, dv %v", name, dq.Shape(), dk.Shape(), dv.Shape())
-			}
+	s.forAttentionInputs(func(name string, c attentionCase, q, k, v *tensor.Tensor, qv, kv, vv []float64) {
+		gv, g := s.randn(q.Shape()...)
+		out, lse := tensor.Attention(q, k, v, c.scale)
+		dq, dk, dv := tensor.AttentionGrad(g, q, k, v, out, lse, c.scale)
+		_, _, smax := attentionRef(qv, kv, vv, c.n, c.m, c.d, c.scale)
+		wq, wk, wv := attentionGradRef(gv, qv, kv, vv, out.Float64s(), lse.Float64s(), c.n, c.m, c.d, c.scale)
+		tol := s.attentionTol(c, smax)
+		check(t, name+" dq", dq, wq, tol)
+		check(t, name+" dk", dk, wk, tol)
+		check(t, name+" dv", dv, wv, tol)
+		if !slices.Equal(dq.Shape(), q.Shape()) || !slices.Equal(dk.Shape(), k.Shape()) || !slices.Equal(dv.Shape(), v.Shape()) {
+			t.Fatalf("%s: dq %v, dk %v, dv %v", name, dq.Shape(), dk.Shape(), dv.Shape())
 		}
-	}
+	})
 }
