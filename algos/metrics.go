@@ -1,6 +1,3 @@
-// Package algos holds the fine-tuning methods (ELEGANT and its baselines), the
-// pre-training of the diffusion models they start from, and the evaluation
-// metrics of docs/ALGORITHMS.md.
 package algos
 
 import (
@@ -104,6 +101,16 @@ func EnergyDistance(x, y []float64, d int) float64 {
 	x = x[:min(len(x), 2000*d)]
 	y = y[:min(len(y), 2000*d)]
 	return 2*meanDistance(x, y, d, false) - meanDistance(x, x, d, true) - meanDistance(y, y, d, true)
+}
+
+// Stddev is the population standard deviation of v.
+func Stddev(v []float64) float64 {
+	m := Mean(v)
+	var s float64
+	for _, x := range v {
+		s += (x - m) * (x - m)
+	}
+	return math.Sqrt(s / float64(len(v)))
 }
 
 // SelfNormalizedTilt estimates the tilted target p_α ∝ exp(r/α)·p from samples

@@ -84,29 +84,20 @@ func Pretrain(b tensor.Backend, vp sde.VP, dim int, c PretrainConfig, data DataS
 	return eps, nil
 }
 
-// SamplePretrained draws n samples of the pre-trained model (no control),
-// in chunks, without recording gradients; rows of the result are points.
-func SamplePretrained(p *Pretrained, b tensor.Backend, n int, rng *sde.Streams) []float64 {
+// Sample draws n samples of the pre-trained model (no control), in chunks,
+// without recording gradients; rows of the result are points.
+func (p *Pretrained) Sample(b tensor.Backend, n int, rng *sde.Streams) []float64 {
 	return sampleChunks(n, func(m int) []float64 {
 		x0 := tensor.RandNormal(b, tensor.Float32, rng.Seed, rng.Next(), m, p.Dim)
-		roll := sde.Rollout{VP: p.VP, Grid: p.Grid(), Eps: p.Eps}
 		var out []float64
 		autograd.NoGrad(func() {
-			out = roll.Run(autograd.Const(x0), rng.Seed, rng.Next()).X.Value.Float64s()
+			out = p.rollout().Run(autograd.Const(x0), rng.Seed, rng.Next()).X.Value.Float64s()
 		})
 		return out
 	})
 }
 
-// sampleChunk is the largest batch rolled out at once when sampling.
-const sampleChunk = 2048
-
-// sampleChunks concatenates f(m) over chunks of at most sampleChunk rows that
-// add up to n.
-func sampleChunks(n int, f func(m int) []float64) []float64 {
-	var out []float64
-	for lo := 0; lo < n; lo += sampleChunk {
-		out = append(out, f(min(sampleChunk, n-lo))...)
-	}
-	return out
+// rollout is the pre-trained model's sampler.
+func (p *Pretrained) rollout() sde.Rollout {
+	return sde.Rollout{VP: p.VP, Grid: p.Grid(), Eps: p.Eps}
 }

@@ -19,19 +19,20 @@ func Checkpoint(fn func(in []*Var) *Var, inputs, params []*Var) *Var {
 		for i, in := range inputs {
 			fresh[i] = &Var{Value: in.Value, requiresGrad: in.requiresGrad}
 		}
-		saved := noGradDepth
-		noGradDepth = 0
-		defer func() { noGradDepth = saved }()
-		re := fn(fresh)
-		// Gradients for inputs come from their fresh copies; params received
+		// Gradients for inputs come from their fresh copies; params receive
 		// theirs directly during re.BackwardWith, so theirs stay nil here.
 		grads := make([]*tensor.Tensor, len(inputs)+len(params))
-		if re.requiresGrad {
-			re.BackwardWith(g)
-			for i, f := range fresh {
-				grads[i] = f.Grad
+		// The recompute records even when Backward runs inside NoGrad; only
+		// this goroutine's scopes are lifted.
+		withRecording(func() {
+			re := fn(fresh)
+			if re.requiresGrad {
+				re.BackwardWith(g)
+				for i, f := range fresh {
+					grads[i] = f.Grad
+				}
 			}
-		}
+		})
 		return grads
 	}, append(append([]*Var(nil), inputs...), params...)...)
 }

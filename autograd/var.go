@@ -6,13 +6,24 @@
 //
 // The primitives are few (one file each family), each checked against central
 // finite differences in float64 by the package's tests; everything else is
-// composed from them. Recording is a process-wide switch (NoGrad); build graphs
-// from one goroutine at a time.
+// composed from them.
+//
+// Recording is switched off by NoGrad scopes, which are per goroutine: a
+// scope belongs to the goroutine that opened it; goroutines started inside it
+// record unless they open their own. So an evaluator or viewer goroutine may
+// run under NoGrad while a trainer goroutine records and back-propagates.
+// Separate goroutines may build and back-propagate separate graphs at once,
+// but a graph (and the Grad of its leaves) belongs to one goroutine at a
+// time: two concurrent Backward passes into the same leaves race.
 package autograd
 
 import (
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/petermattis/goid"
 
 	"github.com/difftune/difftune/tensor"
 )
@@ -87,18 +98,74 @@ func (v *Var) String() string {
 	return fmt.Sprintf("Var(%v, %s, grad=%v)", v.Value.Shape(), op, v.requiresGrad)
 }
 
-var noGradDepth int
+// No-grad scopes are counted per goroutine. noGradDepths maps a goroutine's
+// id (goid.Get) to the number of NoGrad scopes it has open, with no entry
+// for none; an entry is only written by its own goroutine. noGradScopes is
+// the sum of all depths: while it is 0, which is the common case of a
+// training loop, Recording answers without looking the goroutine up.
+var (
+	noGradScopes atomic.Int64
+	noGradDepths sync.Map // int64 goroutine id -> int depth > 0
+)
+
+// noGradDepth is the number of NoGrad scopes open on goroutine id.
+func noGradDepth(id int64) int {
+	if d, ok := noGradDepths.Load(id); ok {
+		return d.(int)
+	}
+	return 0
+}
+
+// setNoGradDepth sets goroutine id's depth from old to d, keeping
+// noGradScopes the sum of the depths.
+func setNoGradDepth(id int64, old, d int) {
+	if d == 0 {
+		noGradDepths.Delete(id)
+	} else {
+		noGradDepths.Store(id, d)
+	}
+	noGradScopes.Add(int64(d - old))
+}
 
 // NoGrad runs fn without recording operations (inference, rollouts whose
-// gradient is not needed, parameter updates).
+// gradient is not needed, parameter updates). The scope is the calling
+// goroutine's: goroutines that fn starts record unless they open their own.
+// Scopes nest, and the state is restored when fn returns or panics.
 func NoGrad(fn func()) {
-	noGradDepth++
-	defer func() { noGradDepth-- }()
+	id := goid.Get()
+	d := noGradDepth(id)
+	setNoGradDepth(id, d, d+1)
+	defer setNoGradDepth(id, d+1, d)
 	fn()
 }
 
-// Recording reports whether operations are being recorded.
-func Recording() bool { return noGradDepth == 0 }
+// withRecording runs fn with recording on for the calling goroutine, even
+// inside its NoGrad scopes (a checkpoint's recompute); other goroutines'
+// scopes are untouched.
+func withRecording(fn func()) {
+	if noGradScopes.Load() == 0 {
+		fn()
+		return
+	}
+	id := goid.Get()
+	d := noGradDepth(id)
+	if d == 0 {
+		fn()
+		return
+	}
+	setNoGradDepth(id, d, 0)
+	defer setNoGradDepth(id, 0, d)
+	fn()
+}
+
+// Recording reports whether operations are being recorded on the calling
+// goroutine.
+func Recording() bool {
+	if noGradScopes.Load() == 0 {
+		return true
+	}
+	return noGradDepth(goid.Get()) == 0
+}
 
 // record returns a Var for value computed from inputs by op, with a node when
 // gradients are needed.

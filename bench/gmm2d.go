@@ -10,7 +10,7 @@ import (
 )
 
 // GMM2DIteration is one gmm2d fine-tuning iteration, the workload of
-// ../shared/bench/torch_gmm2d_iter.py: batch rollouts of steps Euler–Maruyama
+// bench/torch/torch_gmm2d_iter.py: batch rollouts of steps Euler–Maruyama
 // steps of the VP-SDE with a frozen noise network and a trained control, both
 // MLP [x, 32-dim embedding] → width ×3 (SiLU) → 2; loss mean(−x_T[0] + α·KL);
 // full backprop through the rollout; one Adam step.

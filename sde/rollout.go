@@ -3,6 +3,7 @@ package sde
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/difftune/difftune/autograd"
 	"github.com/difftune/difftune/nn"
@@ -11,7 +12,9 @@ import (
 
 // TimeNet is a network of a state and a time: ε_θ(x, s) of a pre-trained model
 // (times are diffusion times s) or a control u(t, x) (indexed the same way).
-// times has one entry shared by all rows, or one per row.
+// x is a batch of states [n, ...] of any rank ≥ 2 with the batch on axis 0
+// ([n, d] points, [n, c, h, w] images), passed in its own shape; the result
+// has x's shape. times has one entry shared by all rows, or one per row.
 type TimeNet interface {
 	Forward(x *autograd.Var, times []float64) *autograd.Var
 }
@@ -33,7 +36,10 @@ func (s *Streams) Next() uint64 {
 
 // Rollout integrates the generative SDE dx = (f_pre + u)dt + σ(t)dW of a VP
 // model by Euler–Maruyama (ALGORITHMS.md §0) and accumulates the path KL
-// Σ_k ‖u_k‖²/(2σ²(t_k))·Δt (§1) per sample.
+// Σ_k ‖u_k‖²/(2σ²(t_k))·Δt (§1) per sample. States are [n, ...] (rank ≥ 2,
+// the batch on axis 0): ‖u_k‖² sums over every non-batch axis and the noise
+// has the state's shape, so a rollout of [n, c, h, w] states gives exactly
+// the numbers of the same rollout flattened to [n, c·h·w].
 type Rollout struct {
 	VP   VP
 	Grid Grid
@@ -57,16 +63,18 @@ type Rollout struct {
 
 // Result is the end of a rollout.
 type Result struct {
-	X  *autograd.Var // x_T, [n, d]
+	X  *autograd.Var // x_T, in the shape of x0
 	KL *autograd.Var // per-sample path KL of the control, [n] (zeros without control)
 }
 
-// Run rolls out from x0 [n, d] with noise streams starting at draw.
+// Run rolls out from x0 [n, ...] (rank ≥ 2, the batch on axis 0) with noise
+// streams starting at draw.
 func (r Rollout) Run(x0 *autograd.Var, seed, draw uint64) Result {
 	if r.Grid.Steps < 1 {
 		panic(fmt.Sprintf("sde: rollout with %d steps", r.Grid.Steps))
 	}
-	n := x0.Value.Dim(0)
+	shape := slices.Clone(x0.Shape())
+	n, d := batchDims("Rollout.Run", shape)
 	x := x0
 	kl := autograd.Const(tensor.Zeros(x0.Value.Backend(), x0.Value.DType(), n))
 	k := 0
@@ -87,15 +95,52 @@ func (r Rollout) Run(x0 *autograd.Var, seed, draw uint64) Result {
 			for j := k0; j < k1; j++ {
 				x, kl = r.step(x, kl, j, seed, draw)
 			}
-			// One checkpoint node carries both x and kl: pack them as [x, kl].
-			return autograd.Concat(1, x, autograd.Reshape(kl, n, 1))
+			// One checkpoint node carries both x and kl: pack them as [x, kl]
+			// with x viewed as rows [n, d].
+			return autograd.Concat(1, flatRows(x, n, d), autograd.Reshape(kl, n, 1))
 		}, []*autograd.Var{x, kl}, r.trainable())
-		d := packed.Value.Dim(1) - 1
-		x = autograd.Slice(packed, 1, 0, d)
+		x = unflatRows(autograd.Slice(packed, 1, 0, d), shape)
 		kl = autograd.Reshape(autograd.Slice(packed, 1, d, d+1), n)
 		k = k1
 	}
 	return Result{X: x, KL: kl}
+}
+
+// batchDims checks that shape is a batch of states [n, ...] of rank ≥ 2 and
+// returns n and the number of elements of one state.
+func batchDims(op string, shape []int) (n, d int) {
+	if len(shape) < 2 {
+		panic(fmt.Sprintf("sde: %s of a state of shape %v: want a batch [n, ...] of rank ≥ 2 with the batch on axis 0 ([n, d] points, [n, c, h, w] images)", op, shape))
+	}
+	d = 1
+	for _, s := range shape[1:] {
+		d *= s
+	}
+	return shape[0], d
+}
+
+// flatRows views a batch x [n, ...] as rows [n, d]; [n, d] passes unchanged.
+func flatRows(x *autograd.Var, n, d int) *autograd.Var {
+	if x.Value.Rank() == 2 {
+		return x
+	}
+	return autograd.Reshape(x, n, d)
+}
+
+// unflatRows gives rows x [n, d] the batch's shape back; for a shape of rank
+// 2 x passes unchanged.
+func unflatRows(x *autograd.Var, shape []int) *autograd.Var {
+	if len(shape) == 2 {
+		return x
+	}
+	return autograd.Reshape(x, shape...)
+}
+
+// sumRows is Σ_j v[r, j] per row r of a batch v [n, ...], summed over every
+// non-batch axis (as the rows of v viewed as [n, d]).
+func sumRows(v *autograd.Var) *autograd.Var {
+	n, d := batchDims("sum over a sample", v.Shape())
+	return autograd.Sum(flatRows(v, n, d), 1, false)
 }
 
 // trainable lists the parameters of the networks that require gradients, which
@@ -137,7 +182,11 @@ func (r Rollout) step(x, kl *autograd.Var, k int, seed, draw uint64) (*autograd.
 		next, _ = autograd.EulerMaruyamaStep(x, eps, nil, nil, c, seed, draw+uint64(k))
 	}
 	if r.Guidance != nil {
-		next = autograd.Add(next, autograd.Scale(r.Guidance(x, k), dt))
+		g := r.Guidance(x, k)
+		if !slices.Equal(g.Shape(), x.Shape()) {
+			panic(fmt.Sprintf("sde: guidance drift of shape %v for a state of shape %v", g.Shape(), x.Shape()))
+		}
+		next = autograd.Add(next, autograd.Scale(g, dt))
 	}
 	return next, kl
 }

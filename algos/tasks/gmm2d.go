@@ -1,159 +1,203 @@
 package tasks
 
 import (
+	"flag"
 	"fmt"
-	"math"
-	"math/rand/v2"
+
+	"github.com/difftune/difftune/algos"
+	"github.com/difftune/difftune/nn"
+	"github.com/difftune/difftune/sde"
+	"github.com/difftune/difftune/tensor"
 )
 
-// Mixture is a Gaussian mixture with diagonal covariances.
-type Mixture struct {
-	Weights []float64   // sum to 1
-	Means   [][]float64 // [k][d]
-	Vars    [][]float64 // [k][d] per-dimension variances
+func init() {
+	algos.RegisterTask(algos.TaskSpec{Name: "gmm2d",
+		Doc: "a 2-D mixture of 8 Gaussians; its tilted targets are exact (ALGORITHMS.md §5)",
+		New: func(quick bool) algos.Task { return NewGMM2D(quick) }})
 }
 
-// GMM2D is the gmm2d task's data law: 8 equal Gaussians of std 0.5 on a circle
-// of radius 4 (ALGORITHMS.md §5).
-func GMM2D() Mixture {
-	const k, radius, std = 8, 4.0, 0.5
-	m := Mixture{}
-	for i := range k {
-		a := 2 * math.Pi * float64(i) / k
-		m.Weights = append(m.Weights, 1.0/k)
-		m.Means = append(m.Means, []float64{radius * math.Cos(a), radius * math.Sin(a)})
-		m.Vars = append(m.Vars, []float64{std * std, std * std})
+// GMM2DConfig holds the settings of the gmm2d task.
+type GMM2DConfig struct {
+	// Reward is r(x) = r̂(x): linear:w1,w2 or quadratic:c1,c2.
+	Reward string
+	algos.Diffusion
+}
+
+// GMM2D is the gmm2d task: the mixture of GMM2D(), a quadratic reward that
+// is both nominal and genuine, and its tilted target in closed form.
+type GMM2D struct {
+	GMM2DConfig
+	quick  bool
+	env    algos.Env
+	data   Mixture
+	reward QuadraticReward
+	oracle *algos.Oracle
+	exact  map[float64][]float64 // exact samples of the target by α
+}
+
+// NewGMM2D returns the task with its defaults (the default main job: r(x) =
+// x₁), or its quick preset.
+func NewGMM2D(quick bool) *GMM2D {
+	c := GMM2DConfig{Reward: "linear:1,0", Diffusion: algos.Diffusion{VP: sde.DefaultVP, Steps: 100,
+		Pretrain: algos.PretrainConfig{Width: 256, Depth: 3, EmbDim: 32, Iters: 4000, Batch: 1024, LR: 1e-3, Seed: 1}}}
+	if quick {
+		c.Pretrain.Iters, c.Pretrain.Batch, c.Steps = 600, 512, 25
 	}
-	return m
+	return &GMM2D{GMM2DConfig: c, quick: quick, data: EightGaussians()}
 }
 
-// Dim is the dimension of the points.
-func (m Mixture) Dim() int { return len(m.Means[0]) }
+// Name implements algos.Task.
+func (t *GMM2D) Name() string { return "gmm2d" }
 
-// Sample draws n points (row-major [n, d]) with a seeded generator.
-func (m Mixture) Sample(n int, seed uint64) []float64 {
-	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+// Config implements algos.Task.
+func (t *GMM2D) Config() any { return t.GMM2DConfig }
+
+// SetFlags implements algos.FlagSetter.
+func (t *GMM2D) SetFlags(fs *flag.FlagSet) {
+	fs.StringVar(&t.Reward, "reward", t.Reward, "reward: linear:w1,w2 (r = w·x) or quadratic:c1,c2 (r = −c1·x1² − c2·x2²)")
+	t.Diffusion.SetFlags(fs)
+}
+
+// Validate implements algos.Task.
+func (t *GMM2D) Validate() error {
+	r, err := ParseReward(t.Reward, t.data.Dim())
+	if err != nil {
+		return err
+	}
+	t.reward = r
+	return t.Diffusion.Validate()
+}
+
+// Defaults implements algos.Task: the settings of ALGORITHMS.md §1
+// measured to work on gmm2d.
+func (t *GMM2D) Defaults() algos.Plan {
+	p := algos.Plan{Methods: []string{"elegant", "nostep2", "nokl"}, Alphas: []float64{1}, Seed: 1,
+		EvalSamples: 2000, TargetSamples: 20000,
+		Recipe: algos.Recipe{
+			Value:         algos.ValueOptions{Points: 1024, Rollouts: 32, Iters: 500, Width: 64, LR: 1e-3},
+			Initial:       algos.InitialOptions{Steps: 20, Iters: 200, Width: 64, Batch: 512, LR: 1e-2},
+			Drift:         algos.DriftOptions{Iters: 200, Batch: 512, LR: 3e-3, LRMin: 3e-4},
+			BaselineIters: 60, TruncK: 10,
+			Guidance: algos.GuidanceOptions{Scale: 1, Width: 128, Iters: 1500, Batch: 512, LR: 1e-3},
+			PPO:      algos.PPOOptions{Beta: -1, Clip: 0.2, AdvClip: 5, Iters: 100, Batch: 256, Epochs: 2, Minibatch: 1024, LR: 3e-4, ClipNorm: 1},
+		}}
+	if t.quick {
+		r := &p.Recipe
+		r.Drift.Iters, r.Drift.Batch = 40, 128
+		r.Value.Points, r.Value.Rollouts, r.Value.Iters = 256, 8, 150
+		r.Initial.Iters = 60
+		r.BaselineIters = 20
+		r.Guidance.Iters, r.Guidance.Batch = 200, 256
+		r.PPO.Iters, r.PPO.Batch = 10, 128
+		p.EvalSamples, p.TargetSamples = 500, 2000
+	}
+	return p
+}
+
+// Setup implements algos.Task.
+func (t *GMM2D) Setup(env algos.Env) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	t.env, t.exact = env, map[float64][]float64{}
+	t.oracle = algos.NewOracle(t.reward.String(), t.reward.Values)
+	return nil
+}
+
+// Pretrain implements algos.Task.
+func (t *GMM2D) Pretrain(env algos.Env) (*algos.Pretrained, error) {
+	eps, err := algos.PretrainCached(env, "gmm2d", t.VP, t.data.Dim(), t.Diffusion.Pretrain, t.Data(env.Backend, t.Diffusion.Pretrain.Seed))
+	if err != nil {
+		return nil, err
+	}
+	return &algos.Pretrained{VP: t.VP, Steps: t.Steps, Dim: t.data.Dim(), Eps: eps}, nil
+}
+
+// Data implements algos.Task: batch i holds fresh draws of the mixture.
+func (t *GMM2D) Data(b tensor.Backend, seed uint64) algos.DataSampler {
+	return func(i, n int) *tensor.Tensor {
+		return tensor.FromFloat64As(b, tensor.Float32, t.data.Sample(n, seed<<32+uint64(i)), n, t.data.Dim())
+	}
+}
+
+// Nominal implements algos.Task.
+func (t *GMM2D) Nominal() algos.Reward { return t.reward }
+
+// Oracle implements algos.Task: the genuine reward is r itself.
+func (t *GMM2D) Oracle() *algos.Oracle { return t.oracle }
+
+// NewControl implements algos.Task: the default, shaped like ε_θ.
+func (t *GMM2D) NewControl(float64) func(*nn.Init, int) algos.Net { return nil }
+
+// Alphas implements algos.Task: α = 1.
+func (t *GMM2D) Alphas(float64) []float64 { return []float64{1} }
+
+// ExactTarget implements algos.ExactTargeter: p* ∝ exp(r/α)·p_data in
+// closed form.
+func (t *GMM2D) ExactTarget(alpha float64) (algos.Exact, error) {
+	tilt, err := t.data.Tilt(t.reward, alpha)
+	if err != nil {
+		return algos.Exact{}, err
+	}
+	return algos.Exact{Reward: algos.Number(tilt.MeanReward(t.reward)), KL: algos.Number(tilt.KL(t.reward, alpha))}, nil
+}
+
+// ExactSamples implements algos.ExactSampler, seeded by the run.
+func (t *GMM2D) ExactSamples(alpha float64, n int) []float64 {
+	if x, ok := t.exact[alpha]; ok && len(x) == n*t.data.Dim() {
+		return x
+	}
+	tilt, err := t.data.Tilt(t.reward, alpha)
+	if err != nil {
+		panic(fmt.Sprintf("tasks: gmm2d target at α = %v: %v", alpha, err)) // the runner validated α
+	}
+	x := tilt.Sample(n, t.env.Seed+7)
+	t.exact[alpha] = x
+	return x
+}
+
+// Evaluate implements algos.Task: the core metrics, the energy distance to
+// exact samples of the target at alpha and the fraction off the support.
+func (t *GMM2D) Evaluate(x, kl []float64, alpha float64) algos.MethodSummary {
+	d := t.data.Dim()
+	var s algos.MethodSummary
+	s.RewardNominal = algos.Number(algos.Mean(t.reward.Values(x)))
+	s.RewardGenuine = algos.Number(algos.Mean(t.oracle.Score(x)))
+	if kl != nil {
+		s.KL = algos.Number(algos.Mean(kl))
+	}
+	s.Diversity = algos.Number(algos.Diversity(x, d))
+	s.SetExtra("energy_distance", algos.EnergyDistance(x, t.ExactSamples(alpha, len(x)/d), d))
+	s.SetExtra("off_support", offSupportFraction(t.data, x))
+	for name, v := range map[string]algos.Number{"reward_nominal": s.RewardNominal, "kl": s.KL, "diversity": s.Diversity, "energy_distance": s.Extras["energy_distance"]} {
+		if !v.Finite() {
+			s.Note(name, "not finite: the samples overflowed float32 (the method diverged)")
+		}
+	}
+	return s
+}
+
+// Monitor implements algos.Task: the fraction of the batch off the support.
+func (t *GMM2D) Monitor(x []float64) map[string]algos.Number {
+	return map[string]algos.Number{"off_support": algos.Number(offSupportFraction(t.data, x))}
+}
+
+// Columns implements algos.Task.
+func (t *GMM2D) Columns() []algos.Column {
+	return []algos.Column{{Key: "reward_nominal", Title: "reward"}, {Key: "kl", Title: "KL"}, {Key: "diversity", Title: "diversity"},
+		{Key: "energy_distance", Title: "energy-d"}, {Key: "off_support", Title: "off-supp"}}
+}
+
+// offSupportFraction is the fraction of the rows of x farther than 4
+// standard deviations from every component.
+func offSupportFraction(m Mixture, x []float64) float64 {
 	d := m.Dim()
-	cum := make([]float64, len(m.Weights))
-	acc := 0.0
-	for i, w := range m.Weights {
-		acc += w
-		cum[i] = acc
-	}
-	out := make([]float64, n*d)
+	n := len(x) / d
+	off := 0
 	for i := range n {
-		u := rng.Float64() * acc
-		k := 0
-		for k < len(cum)-1 && u > cum[k] {
-			k++
-		}
-		for j := range d {
-			out[i*d+j] = m.Means[k][j] + math.Sqrt(m.Vars[k][j])*rng.NormFloat64()
+		if m.OffSupport(x[i*d:(i+1)*d], 4) {
+			off++
 		}
 	}
-	return out
-}
-
-// LogDensity is log p(x) at one point.
-func (m Mixture) LogDensity(x []float64) float64 {
-	terms := make([]float64, len(m.Weights))
-	for k, w := range m.Weights {
-		l := math.Log(w)
-		for j, v := range x {
-			dv := v - m.Means[k][j]
-			l += -0.5*dv*dv/m.Vars[k][j] - 0.5*math.Log(2*math.Pi*m.Vars[k][j])
-		}
-		terms[k] = l
-	}
-	return logSumExp(terms)
-}
-
-func logSumExp(v []float64) float64 {
-	m := math.Inf(-1)
-	for _, x := range v {
-		m = math.Max(m, x)
-	}
-	if math.IsInf(m, 0) {
-		return m
-	}
-	var s float64
-	for _, x := range v {
-		s += math.Exp(x - m)
-	}
-	return m + math.Log(s)
-}
-
-// Tilted is the exact target p_α ∝ exp(r/α)·p of a mixture tilted by a
-// quadratic reward (ALGORITHMS.md §1, "Check"), with its normalizer.
-type Tilted struct {
-	Mixture
-	// LogZ is log E_p[exp(r/α)].
-	LogZ float64
-}
-
-// Tilt returns p_α ∝ exp(r/α)·m in closed form. Per component and dimension,
-// N(x; μ, σ²)·exp((w·x − c·x²)/α) is again Gaussian with precision
-// p = 1/σ² + 2c/α and mean (μ/σ² + w/α)/p, and its mass is
-// exp(½p·mean² − μ²/(2σ²))/√(σ²p).
-func (m Mixture) Tilt(r QuadraticReward, alpha float64) (Tilted, error) {
-	if !(alpha > 0) {
-		return Tilted{}, fmt.Errorf("tilt: alpha must be > 0, got %v", alpha)
-	}
-	d := m.Dim()
-	t := Tilted{}
-	logw := make([]float64, len(m.Weights))
-	for k := range m.Weights {
-		mean := make([]float64, d)
-		vars := make([]float64, d)
-		logw[k] = math.Log(m.Weights[k])
-		for j := range d {
-			s2, mu := m.Vars[k][j], m.Means[k][j]
-			p := 1/s2 + 2*r.C[j]/alpha
-			mj := (mu/s2 + r.W[j]/alpha) / p
-			mean[j], vars[j] = mj, 1/p
-			logw[k] += 0.5*p*mj*mj - mu*mu/(2*s2) - 0.5*math.Log(s2*p)
-		}
-		t.Means = append(t.Means, mean)
-		t.Vars = append(t.Vars, vars)
-	}
-	t.LogZ = logSumExp(logw)
-	for _, l := range logw {
-		t.Weights = append(t.Weights, math.Exp(l-t.LogZ))
-	}
-	return t, nil
-}
-
-// MeanReward is E[r] under the mixture, exactly: E[x_j] = μ_j and
-// E[x_j²] = μ_j² + σ_j² per component.
-func (m Mixture) MeanReward(r QuadraticReward) float64 {
-	var e float64
-	for k, w := range m.Weights {
-		for j := range m.Dim() {
-			mu, s2 := m.Means[k][j], m.Vars[k][j]
-			e += w * (r.W[j]*mu - r.C[j]*(mu*mu+s2))
-		}
-	}
-	return e
-}
-
-// KL is KL(p_α ‖ p) = E_{p_α}[r]/α − log E_p[exp(r/α)].
-func (t Tilted) KL(r QuadraticReward, alpha float64) float64 {
-	return t.MeanReward(r)/alpha - t.LogZ
-}
-
-// OffSupport reports whether x lies farther than radius standard deviations
-// from every component of the mixture (radius 4 leaves 3·10⁻⁴ of a 2-D
-// Gaussian's mass outside).
-func (m Mixture) OffSupport(x []float64, radius float64) bool {
-	for k := range m.Weights {
-		var z2 float64
-		for j, v := range x {
-			dv := v - m.Means[k][j]
-			z2 += dv * dv / m.Vars[k][j]
-		}
-		if z2 <= radius*radius {
-			return false
-		}
-	}
-	return true
+	return float64(off) / float64(n)
 }

@@ -8,7 +8,7 @@ import (
 // TestTiltMatchesImportanceWeights checks the closed-form tilted mixture
 // against self-normalized importance weights on many data samples.
 func TestTiltMatchesImportanceWeights(t *testing.T) {
-	data := GMM2D()
+	data := EightGaussians()
 	const n = 400_000
 	x := data.Sample(n, 3)
 	for _, spec := range []string{"linear:1,0", "linear:0.5,-1", "quadratic:1,0", "quadratic:0.3,0.2"} {
@@ -57,7 +57,7 @@ func TestTiltMatchesImportanceWeights(t *testing.T) {
 func TestDefaultTargetValues(t *testing.T) {
 	// α = 1, r = x₁: the numbers the default run is judged against.
 	r, _ := ParseReward("linear:1,0", 2)
-	tilt, _ := GMM2D().Tilt(r, 1)
+	tilt, _ := EightGaussians().Tilt(r, 1)
 	if e := tilt.MeanReward(r); math.Abs(e-3.7134) > 1e-3 {
 		t.Errorf("E*[r] = %v, want ≈ 3.7134", e)
 	}
@@ -82,7 +82,7 @@ func TestParseRewardErrors(t *testing.T) {
 }
 
 func TestOffSupport(t *testing.T) {
-	m := GMM2D()
+	m := EightGaussians()
 	if m.OffSupport([]float64{4, 0}, 4) {
 		t.Error("a component mean is off the support")
 	}

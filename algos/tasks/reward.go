@@ -1,6 +1,9 @@
-// Package tasks holds the fine-tuning tasks: their data, nominal rewards r̂ and
-// genuine rewards r, and where they are known, exact answers
-// (docs/ALGORITHMS.md §5).
+// Package tasks holds the fine-tuning tasks, each an algos.Task in one file
+// that registers itself: gmm2d (a 2-D Gaussian mixture whose tilted targets
+// are known in closed form) and tfbind8 (DNA 8-mers scored by a binding
+// landscape), with their data, nominal rewards r̂, genuine rewards and, where
+// known, exact answers (docs/ALGORITHMS.md §5). Importing the package
+// registers them.
 package tasks
 
 import (
@@ -12,16 +15,6 @@ import (
 	"github.com/difftune/difftune/autograd"
 	"github.com/difftune/difftune/tensor"
 )
-
-// Reward is a differentiable reward of a batch of points.
-type Reward interface {
-	// Eval returns r(x) [n] for x [n, d], differentiable in x.
-	Eval(x *autograd.Var) *autograd.Var
-	// At returns r(x) for one point on the host.
-	At(x []float64) float64
-	// String is the reward's spec, as given on the command line.
-	String() string
-}
 
 // QuadraticReward is r(x) = w·x − Σ_i c_i·x_i², which covers the command-line
 // rewards `linear:w1,w2` (c = 0) and `quadratic:c1,c2` (w = 0).
@@ -69,7 +62,7 @@ func ParseReward(spec string, dim int) (QuadraticReward, error) {
 
 func (r QuadraticReward) String() string { return r.Spec }
 
-// Eval implements Reward.
+// Eval implements algos.Reward.
 func (r QuadraticReward) Eval(x *autograd.Var) *autograd.Var {
 	b, dt := x.Value.Backend(), x.Value.DType()
 	d := len(r.W)
@@ -83,7 +76,17 @@ func (r QuadraticReward) Eval(x *autograd.Var) *autograd.Var {
 	return autograd.Sum(autograd.Mul(x, autograd.Add(w, autograd.Mul(c, x))), 1, false)
 }
 
-// At implements Reward.
+// Values implements algos.Reward, in float64 on the host.
+func (r QuadraticReward) Values(x []float64) []float64 {
+	d := len(r.W)
+	out := make([]float64, len(x)/d)
+	for i := range out {
+		out[i] = r.At(x[i*d : (i+1)*d])
+	}
+	return out
+}
+
+// At is r(x) at one point.
 func (r QuadraticReward) At(x []float64) float64 {
 	var s float64
 	for i, v := range x {

@@ -1,364 +1,488 @@
 package tasks
 
 import (
-	"bufio"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/difftune/difftune/algos"
 	"github.com/difftune/difftune/autograd"
 	"github.com/difftune/difftune/nn"
+	"github.com/difftune/difftune/sde"
 	"github.com/difftune/difftune/tensor"
 )
 
-// The TFBind8 sequence space (ALGORITHMS.md §5): 8-mers over A, C, G, T,
-// one-hot encoded as 8 × 4 and relaxed to R³².
-const (
-	SeqLen    = 8
-	Alphabet  = "ACGT"
-	NumSeqs   = 1 << (2 * SeqLen) // 4⁸ = 65,536
-	OneHotDim = SeqLen * len(Alphabet)
-)
-
-// Landscape is a TFBind8 landscape: the genuine reward y of every 8-mer,
-// y = (E − Emin)/(Emax − Emin) with Emin and Emax the extreme E-scores of the
-// file (data/tfbind8/README.md). Sequences are indexed in base 4 with the
-// first position most significant (A = 0, C = 1, G = 2, T = 3).
-type Landscape struct {
-	Path       string
-	Y          []float64 // [NumSeqs]
-	E          []float64 // the E-score of every sequence
-	EMin, EMax float64
-	// Rows lists the file's rows: Rows[i] holds the index of the 8-mer of
-	// row i and of its reverse complement (equal for a palindrome). Splits
-	// are drawn over rows so that a sequence and its reverse complement,
-	// which share one reward, fall in the same half.
-	Rows [][2]int
+func init() {
+	algos.RegisterTask(algos.TaskSpec{Name: "tfbind8",
+		Doc: "DNA 8-mers scored by the SIX6 binding landscape; r̂ is an MLP fit on half of them (ALGORITHMS.md §5)",
+		New: func(quick bool) algos.Task { return NewTFBind8(quick) }})
 }
 
-// LoadLandscape reads a landscape file: a header line, then tab-separated rows
-// `8-mer  reverse-complement  E-score  Median  Z-score` that together cover
-// every 8-mer once. Errors name the file and the line.
-func LoadLandscape(path string) (*Landscape, error) {
-	f, err := os.Open(path)
+// RewardModelConfig sets the nominal reward r̂ of tfbind8: an MLP
+// 32 → Width (×Depth, SiLU) → 1 with a sigmoid output, fit by least squares
+// to y on one half of the sequences (Split: random or bottom).
+type RewardModelConfig struct {
+	Split        string
+	Width, Depth int
+	Iters, Batch int
+	LR           float64
+	Seed         uint64
+}
+
+// TFBind8Config holds the settings of the tfbind8 task.
+type TFBind8Config struct {
+	// Landscape is the landscape file ("": the embedded SIX6 landscape).
+	Landscape string
+	Reward    RewardModelConfig
+	algos.Diffusion
+	// AlphaGrid times the spread of r̂ on pre-trained samples, rounded to
+	// two significant digits, is the default α grid.
+	AlphaGrid []float64
+	// ControlWidth is the hidden width of the control u_φ (RewardControl);
+	// WarmStart starts it at the guided drift σ²∇_x r̂(x̂₀)/α instead of 0.
+	ControlWidth int
+	WarmStart    bool
+	// MeanFieldSteps ≥ 1 gives the control of a run at α > 0 the mean-field
+	// tilted feature at that α after that many fixed-point steps
+	// (RewardControl.Tilt, TiltSteps); 0 keeps its first-order expansion.
+	MeanFieldSteps int
+}
+
+// tfbind8VP is the VP schedule of ALGORITHMS.md §0 ending at s_min = 0.05
+// rather than 1e-3. The score of one-hot data sharpens like 1/σ_s² as
+// s → 0, and samples still between two letters in the last steps make the
+// pathwise gradient heavy-tailed: with the control at the guided drift,
+// batches of 512 gave estimates of −12 … 16 for a derivative of ≈ 0.13 (by
+// finite differences) ending at 1e-3, and 0.04 … 0.14 against ≈ 0.11
+// ending at 0.05. At s = 0.05, σ_s ≈ 0.17 against a unit margin between
+// letters, so argmax decoding is still exact.
+var tfbind8VP = sde.VP{BetaMin: 0.1, BetaMax: 20, SMin: 0.05}
+
+// TFBind8 is the tfbind8 task: the landscape's y as the genuine reward, an
+// MLP r̂ fit on half of the sequences as the nominal one, a transformer ε_θ
+// pre-trained on all 4⁸ sequences, and targets by enumeration.
+type TFBind8 struct {
+	TFBind8Config
+	quick  bool
+	land   *Landscape
+	loaded string // the Landscape that land was read from
+	train  []bool // [NumSeqs]: inside r̂'s training half
+	reward *MLPReward
+	rhat   []float64 // r̂ of every sequence's vertex
+	oracle *algos.Oracle
+}
+
+// NewTFBind8 returns the task with its defaults, or its quick preset.
+func NewTFBind8(quick bool) *TFBind8 {
+	c := TFBind8Config{
+		Reward: RewardModelConfig{Split: "random", Width: 128, Depth: 2, Iters: 3000, Batch: 256, LR: 1e-3, Seed: 1},
+		Diffusion: algos.Diffusion{VP: tfbind8VP, Steps: 50,
+			Pretrain: algos.PretrainConfig{Tokens: SeqLen, Width: 32, Depth: 1, Heads: 4, EmbDim: 32, Iters: 3000, Batch: 512, LR: 1e-3, Seed: 1}},
+		AlphaGrid: []float64{0.5, 1, 2}, ControlWidth: 128, WarmStart: true, MeanFieldSteps: 2,
+	}
+	if quick {
+		c.Steps = 20
+		c.Pretrain.Iters, c.Pretrain.Batch, c.Pretrain.LR = 600, 256, 3e-3
+		c.Reward.Iters = 600
+		c.AlphaGrid = []float64{0.5}
+	}
+	return &TFBind8{TFBind8Config: c, quick: quick}
+}
+
+// Name implements algos.Task.
+func (t *TFBind8) Name() string { return "tfbind8" }
+
+// Config implements algos.Task.
+func (t *TFBind8) Config() any { return t.TFBind8Config }
+
+// SetFlags implements algos.FlagSetter.
+func (t *TFBind8) SetFlags(fs *flag.FlagSet) {
+	fs.StringVar(&t.Landscape, "landscape", t.Landscape, "landscape file (8-mer, reverse complement, E-score, median, Z-score); empty: the embedded SIX6 landscape")
+	fs.StringVar(&t.Reward.Split, "reward-split", t.Reward.Split, "half of the sequences that r̂ is fit on: random or bottom (lowest y)")
+	t.Diffusion.SetFlags(fs)
+}
+
+// Validate implements algos.Task.
+func (t *TFBind8) Validate() error {
+	if t.Reward.Split != "random" && t.Reward.Split != "bottom" {
+		return fmt.Errorf("reward split must be random or bottom, got %q", t.Reward.Split)
+	}
+	for _, a := range t.AlphaGrid {
+		if !(a > 0) || math.IsInf(a, 0) {
+			return fmt.Errorf("tfbind8: the α grid must hold positive numbers, got %v", a)
+		}
+	}
+	rc := t.Reward
+	switch {
+	case t.ControlWidth < 0:
+		return fmt.Errorf("tfbind8: control width %d", t.ControlWidth)
+	case rc.Iters < 1 || rc.Batch < 1 || rc.Width < 1 || rc.Depth < 1 || !(rc.LR > 0) || math.IsInf(rc.LR, 0):
+		return fmt.Errorf("tfbind8: reward model needs iters, batch, width and depth ≥ 1 and a finite lr > 0")
+	}
+	return t.Diffusion.Validate()
+}
+
+// Defaults implements algos.Task. What the pathwise methods needed to
+// converge: the sampler ending at s = 0.05 (tfbind8VP), the control
+// RewardControl started at its first-order guess, gradient clipping at norm
+// 1, Adam 3e-3 cosine-decayed to 3e-4 over 150 batches of 128, and step 1's
+// holdout shrinkage (its Monte-Carlo soft values are noise here; fitting
+// them cost ≈ 0.09 of KL in step 2 at α = 0.073).
+func (t *TFBind8) Defaults() algos.Plan {
+	p := algos.Plan{Methods: []string{"elegant", "nokl", "truncation", "random", "guidance", "ppokl"}, Seed: 1,
+		EvalSamples: 2000, TargetSamples: 20000,
+		Recipe: algos.Recipe{
+			Value:         algos.ValueOptions{Points: 128, Rollouts: 64, Iters: 300, Width: 64, LR: 1e-3, Holdout: 0.25},
+			Initial:       algos.InitialOptions{Steps: 20, Iters: 100, Width: 64, Batch: 256, LR: 1e-2},
+			Drift:         algos.DriftOptions{Iters: 150, Batch: 128, LR: 3e-3, LRMin: 3e-4, ClipNorm: 1},
+			BaselineIters: 100, TruncK: 10,
+			Guidance: algos.GuidanceOptions{Scale: 100, Width: 128, Iters: 1500, Batch: 512, LR: 1e-3},
+			PPO:      algos.PPOOptions{Beta: -1, Clip: 0.2, AdvClip: 5, Iters: 100, Batch: 256, Epochs: 2, Minibatch: 1024, LR: 3e-4, ClipNorm: 1},
+		}}
+	if t.quick {
+		r := &p.Recipe
+		r.Drift.Iters, r.Drift.Batch = 20, 128
+		r.BaselineIters = 15
+		r.Value.Points, r.Value.Rollouts, r.Value.Iters = 64, 16, 150
+		r.Initial.Iters, r.Initial.Batch = 40, 128
+		r.Guidance.Iters, r.Guidance.Batch = 200, 256
+		r.PPO.Iters, r.PPO.Batch = 10, 128
+		p.EvalSamples, p.TargetSamples = 500, 2000
+	}
+	return p
+}
+
+// Load implements algos.Loader: it reads the landscape.
+func (t *TFBind8) Load() error {
+	if t.land != nil && t.loaded == t.Landscape {
+		return nil
+	}
+	land, err := OpenLandscape(t.Landscape)
 	if err != nil {
-		return nil, fmt.Errorf("tfbind8 landscape: %w", err)
+		return err
 	}
-	defer f.Close()
-	l, err := ParseLandscape(f)
+	t.land, t.loaded = land, t.Landscape
+	return nil
+}
+
+// Setup implements algos.Task: it loads the landscape, splits it and fits r̂
+// (or loads it from the cache).
+func (t *TFBind8) Setup(env algos.Env) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if err := t.Load(); err != nil {
+		return err
+	}
+	land := t.land
+	train, err := land.Split(t.Reward.Split, t.Reward.Seed)
 	if err != nil {
-		return nil, fmt.Errorf("tfbind8 landscape %s: %w", path, err)
+		return err
 	}
-	l.Path = path
-	return l, nil
+	rc := t.Reward
+	hidden := make([]int, rc.Depth)
+	for i := range hidden {
+		hidden[i] = rc.Width
+	}
+	spec := fmt.Sprintf("mlp r̂ %d×%d fit on the %s half", rc.Depth, rc.Width, rc.Split)
+	fresh := func() *MLPReward {
+		return NewMLPReward(&nn.Init{Backend: env.Backend, DType: tensor.Float32, Seed: rc.Seed}, spec, OneHotDim, hidden...)
+	}
+	key := struct {
+		Task      string
+		Landscape string // digest of the E-scores
+		Reward    RewardModelConfig
+	}{"tfbind8-reward", land.Digest(), rc}
+	fit := func() (*MLPReward, error) { return fitRewardModel(fresh(), land, train, rc, env.Hooks) }
+	r, err := algos.CachedModel(env, "tfbind8-reward", "reward model r̂", fmt.Sprintf("%d steps × batch %d", rc.Iters, rc.Batch), key, fresh, fit)
+	if err != nil {
+		return err
+	}
+	nn.SetTrainable(r, false)
+	t.land, t.train, t.reward = land, train, r
+	t.rhat = t.allSequenceRewards()
+	t.oracle = algos.NewOracle("y: the "+land.Path+" landscape", t.genuine)
+	return nil
 }
 
-// ParseLandscape reads a landscape in the format of LoadLandscape; errors name
-// the line.
-func ParseLandscape(r io.Reader) (*Landscape, error) {
-	l := &Landscape{Y: make([]float64, NumSeqs), E: make([]float64, NumSeqs)}
-	seen := make([]int, NumSeqs) // line that gave each sequence its score (0: none yet)
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimRight(sc.Text(), "\r")
-		if line == 1 {
-			if f := strings.Split(text, "\t"); len(f) != 5 || !strings.EqualFold(f[2], "E-score") {
-				return nil, fmt.Errorf("line 1: want the header `8-mer<TAB>8-mer<TAB>E-score<TAB>Median<TAB>Z-score`, got %q", text)
-			}
-			continue
+// genuine is y of the decoded sequence of every row.
+func (t *TFBind8) genuine(x []float64) []float64 {
+	seqs, _ := DecodeAll(x)
+	y := make([]float64, len(seqs))
+	for i, q := range seqs {
+		y[i] = t.land.Y[q]
+	}
+	return y
+}
+
+// Pretrain implements algos.Task: a transformer over the 8 positions.
+func (t *TFBind8) Pretrain(env algos.Env) (*algos.Pretrained, error) {
+	eps, err := algos.PretrainCached(env, "tfbind8", t.VP, OneHotDim, t.Diffusion.Pretrain, t.Data(env.Backend, t.Diffusion.Pretrain.Seed))
+	if err != nil {
+		return nil, err
+	}
+	return &algos.Pretrained{VP: t.VP, Steps: t.Steps, Dim: OneHotDim, Eps: eps}, nil
+}
+
+// Data implements algos.Task: all 4⁸ sequences, i.e. one-hot encodings of
+// uniform random sequences (batch i from a seeded stream).
+func (t *TFBind8) Data(b tensor.Backend, seed uint64) algos.DataSampler {
+	return func(i, n int) *tensor.Tensor {
+		rng := rand.New(rand.NewPCG(seed, uint64(i)))
+		idx := make([]int, n)
+		for j := range idx {
+			idx[j] = rng.IntN(NumSeqs)
 		}
-		if strings.TrimSpace(text) == "" {
-			continue
+		return tensor.FromFloat64As(b, tensor.Float32, OneHots(idx), n, OneHotDim)
+	}
+}
+
+// Nominal implements algos.Task.
+func (t *TFBind8) Nominal() algos.Reward { return t.reward }
+
+// Oracle implements algos.Task: y of the decoded sequence.
+func (t *TFBind8) Oracle() *algos.Oracle { return t.oracle }
+
+// LandscapeData returns the loaded landscape (nil before Setup).
+func (t *TFBind8) LandscapeData() *Landscape { return t.land }
+
+// NewControl implements algos.Task: the control of a run with KL weight α
+// starts at the guided drift of RewardControl with Scale = 1/α, and with
+// the mean-field tilted feature at α; without KL, at zero.
+func (t *TFBind8) NewControl(alpha float64) func(*nn.Init, int) algos.Net {
+	scale := 0.0
+	if t.WarmStart && alpha > 0 {
+		scale = 1 / alpha
+	}
+	return func(init *nn.Init, _ int) algos.Net {
+		ctrl := NewRewardControl(init, t.VP, t.reward, t.ControlWidth, scale)
+		if t.MeanFieldSteps > 0 && alpha > 0 {
+			ctrl.Tilt, ctrl.TiltSteps = alpha, t.MeanFieldSteps
 		}
-		f := strings.Split(text, "\t")
-		if len(f) != 5 {
-			return nil, fmt.Errorf("line %d: %d tab-separated fields, want 5", line, len(f))
-		}
-		seq, ok := SeqIndex(f[0])
-		if !ok {
-			return nil, fmt.Errorf("line %d: %q is not an 8-mer over ACGT", line, f[0])
-		}
-		rc, ok := SeqIndex(f[1])
-		if !ok {
-			return nil, fmt.Errorf("line %d: %q is not an 8-mer over ACGT", line, f[1])
-		}
-		if rc != ReverseComplement(seq) {
-			return nil, fmt.Errorf("line %d: %s is not the reverse complement of %s", line, f[1], f[0])
-		}
-		e, err := strconv.ParseFloat(f[2], 64)
-		if err != nil || math.IsNaN(e) || math.IsInf(e, 0) {
-			return nil, fmt.Errorf("line %d: E-score %q is not a finite number", line, f[2])
-		}
-		for _, s := range []int{seq, rc} {
-			if prev := seen[s]; prev != 0 && prev != line {
-				return nil, fmt.Errorf("line %d: %s already given on line %d", line, SeqString(s), prev)
-			}
-			seen[s] = line
-			l.E[s] = e
-		}
-		l.Rows = append(l.Rows, [2]int{seq, rc})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("line %d: %w", line+1, err)
-	}
-	if line == 0 {
-		return nil, errors.New("empty file")
-	}
-	for s, at := range seen {
-		if at == 0 {
-			return nil, fmt.Errorf("%s (and its reverse complement) missing: the rows must cover all %d 8-mers", SeqString(s), NumSeqs)
-		}
-	}
-	l.EMin, l.EMax = math.Inf(1), math.Inf(-1)
-	for _, e := range l.E {
-		l.EMin, l.EMax = math.Min(l.EMin, e), math.Max(l.EMax, e)
-	}
-	if !(l.EMax > l.EMin) {
-		return nil, fmt.Errorf("every E-score is %v: nothing to normalize", l.EMin)
-	}
-	for s, e := range l.E {
-		l.Y[s] = (e - l.EMin) / (l.EMax - l.EMin)
-	}
-	return l, nil
-}
-
-// Digest is a hash of every sequence's E-score: two landscapes with the same
-// digest give the same rewards.
-func (l *Landscape) Digest() string {
-	h := sha256.New()
-	var buf [8]byte
-	for _, e := range l.E {
-		binary.LittleEndian.PutUint64(buf[:], math.Float64bits(e))
-		h.Write(buf[:])
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// Lookup returns the genuine reward of a sequence given as letters (upper or
-// lower case).
-func (l *Landscape) Lookup(seq string) (float64, error) {
-	s, ok := SeqIndex(strings.ToUpper(seq))
-	if !ok {
-		return 0, fmt.Errorf("%q is not an 8-mer over ACGT", seq)
-	}
-	return l.Y[s], nil
-}
-
-// SeqIndex maps an 8-mer over ACGT to its index.
-func SeqIndex(s string) (int, bool) {
-	if len(s) != SeqLen {
-		return 0, false
-	}
-	idx := 0
-	for i := range SeqLen {
-		d := strings.IndexByte(Alphabet, s[i])
-		if d < 0 {
-			return 0, false
-		}
-		idx = idx<<2 | d
-	}
-	return idx, true
-}
-
-// SeqString is the 8-mer of an index.
-func SeqString(idx int) string {
-	var b [SeqLen]byte
-	for i := SeqLen - 1; i >= 0; i-- {
-		b[i] = Alphabet[idx&3]
-		idx >>= 2
-	}
-	return string(b[:])
-}
-
-// ReverseComplement is the index of the reverse complement (A↔T, C↔G, read
-// backwards); with A, C, G, T = 0…3 the complement of d is 3 − d.
-func ReverseComplement(idx int) int {
-	rc := 0
-	for range SeqLen {
-		rc = rc<<2 | (3 - idx&3)
-		idx >>= 2
-	}
-	return rc
-}
-
-// OneHot writes the one-hot encoding of sequence idx into x [OneHotDim]:
-// x[4i + d] = 1 for the letter d at position i.
-func OneHot(idx int, x []float64) {
-	clear(x[:OneHotDim])
-	for i := SeqLen - 1; i >= 0; i-- {
-		x[i*4+idx&3] = 1
-		idx >>= 2
+		return ctrl
 	}
 }
 
-// OneHots encodes sequences as rows of a [len(idx), OneHotDim] matrix.
-func OneHots(idx []int) []float64 {
-	out := make([]float64, len(idx)*OneHotDim)
-	for r, s := range idx {
-		OneHot(s, out[r*OneHotDim:])
-	}
-	return out
-}
-
-// Decode maps a relaxed point x [OneHotDim] to the sequence of the argmax at
-// each position (the first letter on ties) and returns its index and the
-// Euclidean distance from x to that sequence's one-hot vertex.
-func Decode(x []float64) (idx int, dist float64) {
-	var sq float64
-	for i := range SeqLen {
-		blk := x[i*4 : i*4+4]
-		d := 0
-		for j := 1; j < 4; j++ {
-			if blk[j] > blk[d] {
-				d = j
-			}
-		}
-		idx = idx<<2 | d
-		for j, v := range blk {
-			if j == d {
-				v--
-			}
-			sq += v * v
-		}
-	}
-	return idx, math.Sqrt(sq)
-}
-
-// DecodeAll decodes every row of x (rows of OneHotDim).
-func DecodeAll(x []float64) (idx []int, dist []float64) {
-	n := len(x) / OneHotDim
-	idx, dist = make([]int, n), make([]float64, n)
-	for r := range n {
-		idx[r], dist[r] = Decode(x[r*OneHotDim : (r+1)*OneHotDim])
-	}
-	return idx, dist
-}
-
-// Hamming is the number of positions at which two sequences differ.
-func Hamming(a, b int) int {
-	d := 0
-	for range SeqLen {
-		if a&3 != b&3 {
-			d++
-		}
-		a >>= 2
-		b >>= 2
-	}
-	return d
-}
-
-// MLPReward is a nominal reward r̂: an MLP on the (relaxed) one-hot input with
-// a sigmoid output, so that r̂ lies in (0, 1) like y (the oracle of the
-// ELEGANT paper, Appendix F.1). It is differentiable in x for the pathwise
-// gradient.
-type MLPReward struct {
-	Net  *nn.MLP
-	Spec string
-}
-
-// NewMLPReward makes an untrained reward network dim → hidden… → 1.
-func NewMLPReward(init *nn.Init, spec string, dim int, hidden ...int) *MLPReward {
-	widths := append(append([]int{dim}, hidden...), 1)
-	return &MLPReward{Net: nn.NewMLP(init, tensor.ActSiLU, widths...), Spec: spec}
-}
-
-// Params implements nn.Module.
-func (r *MLPReward) Params() []nn.Param { return r.Net.Params() }
-
-// Eval implements Reward.
-func (r *MLPReward) Eval(x *autograd.Var) *autograd.Var {
-	return autograd.Reshape(autograd.Sigmoid(r.Net.Forward(x)), x.Value.Dim(0))
-}
-
-// At implements Reward.
-func (r *MLPReward) At(x []float64) float64 { return r.Batch(x)[0] }
-
-// Batch evaluates r̂ on the rows of x (rows of the network's input width)
-// without recording gradients.
-func (r *MLPReward) Batch(x []float64) []float64 {
-	w := r.Net.Layers[0].In()
-	p := r.Net.Layers[0].W.Value
+// Alphas implements algos.Task: the grid times r̂'s spread.
+func (t *TFBind8) Alphas(spread float64) []float64 {
 	var out []float64
-	autograd.NoGrad(func() {
-		t := tensor.FromFloat64As(p.Backend(), p.DType(), x, len(x)/w, w)
-		out = r.Eval(autograd.Const(t)).Value.Float64s()
-	})
+	for _, m := range t.AlphaGrid {
+		out = append(out, roundSignificant(m*spread, 2))
+	}
 	return out
 }
 
-func (r *MLPReward) String() string { return r.Spec }
-
-// Split returns the half of the sequences that a nominal reward is fit on,
-// as a mask over sequence indices: "random" takes a random half of the
-// file's rows (seeded), "bottom" the rows of the lowest E-scores (the
-// Design-Bench convention). A row's sequence and its reverse complement are
-// always on the same side.
-func (l *Landscape) Split(kind string, seed uint64) ([]bool, error) {
-	order := make([]int, len(l.Rows))
-	for i := range order {
-		order[i] = i
+// ExactTarget implements algos.ExactTargeter: p* ∝ exp(r̂/α)·p_data over
+// the data, the uniform law on all 4⁸ sequences, by enumeration: E*[r̂],
+// E*[y] and KL(p* ‖ p_data).
+func (t *TFBind8) ExactTarget(alpha float64) (algos.Exact, error) {
+	reward, kl, _, w := algos.SelfNormalizedTilt(t.rhat, alpha)
+	var genuine float64
+	for i, wi := range w {
+		genuine += wi * t.land.Y[i]
 	}
-	switch kind {
-	case "random":
-		rng := rand.New(rand.NewPCG(seed, 0x5b11))
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-	case "bottom":
-		sort.SliceStable(order, func(i, j int) bool { return l.E[l.Rows[order[i]][0]] < l.E[l.Rows[order[j]][0]] })
-	default:
-		return nil, fmt.Errorf("unknown reward split %q (want random or bottom)", kind)
-	}
-	in := make([]bool, NumSeqs)
-	for _, r := range order[:len(order)/2] {
-		in[l.Rows[r][0]], in[l.Rows[r][1]] = true, true
-	}
-	return in, nil
+	return algos.Exact{Reward: algos.Number(reward), KL: algos.Number(kl), Genuine: new(algos.Number(genuine))}, nil
 }
 
-// InputGrad is ∇_x r̂(x) [n, d] for x [n, d], written out with the network's
-// weights (one backward pass of the MLP in forward operations), so that it
-// is itself differentiable in x and in nothing else that is trainable.
-func (r *MLPReward) InputGrad(x *autograd.Var) *autograd.Var {
-	layers := r.Net.Layers
-	pre := make([]*autograd.Var, len(layers))
-	h := x
-	for i, l := range layers {
-		pre[i] = autograd.Linear(h, autograd.Const(l.W.Value), autograd.Const(l.B.Value), tensor.ActNone)
-		if i < len(layers)-1 {
-			h = autograd.Activate(pre[i], r.Net.Act)
+// Evaluate implements algos.Task: r̂ on x_T and on the decoded one-hot
+// sequence, y (mean, top 10 %, max), KL, Hamming diversity, distance of x_T
+// from its vertex, fractions in r̂'s half and unique.
+func (t *TFBind8) Evaluate(x, kl []float64, _ float64) algos.MethodSummary {
+	var s algos.MethodSummary
+	seqs, dist := DecodeAll(x)
+	y := t.oracle.Score(x)
+	inTrain := 0
+	for _, q := range seqs {
+		if t.train[q] {
+			inTrain++
 		}
 	}
-	// d sigmoid(o)/do = s(1 − s); back through each layer: g ← (g·Wᵀ) ⊙ act'(z).
-	s := autograd.Sigmoid(pre[len(pre)-1])
-	g := autograd.Mul(s, autograd.Shift(autograd.Neg(s), 1))
-	for i := len(layers) - 1; i >= 0; i-- {
-		g = autograd.MatMulT(g, autograd.Const(layers[i].W.Value), false, true)
-		if i > 0 {
-			g = autograd.Mul(g, activationDeriv(pre[i-1], r.Net.Act))
+	s.RewardNominal = algos.Number(algos.Mean(t.reward.Batch(x)))
+	s.SetExtra("reward_nominal_decoded", algos.Mean(t.reward.Batch(OneHots(seqs))))
+	s.RewardGenuine = algos.Number(algos.Mean(y))
+	s.SetExtra("reward_genuine_top10", algos.TopMean(y, 0.1))
+	s.SetExtra("reward_genuine_max", algos.TopMean(y, 0))
+	if kl != nil {
+		s.KL = algos.Number(algos.Mean(kl))
+	}
+	s.Diversity = algos.Number(HammingDiversity(seqs))
+	s.SetExtra("vertex_distance", algos.Mean(dist))
+	s.SetExtra("in_train_half", float64(inTrain)/float64(len(seqs)))
+	s.SetExtra("unique", UniqueFraction(seqs))
+	for name, v := range map[string]algos.Number{"reward_nominal": s.RewardNominal, "kl": s.KL, "vertex_distance": s.Extras["vertex_distance"]} {
+		if !v.Finite() {
+			s.Note(name, "not finite: the samples overflowed float32 (the method diverged); decoded sequences are meaningless")
 		}
 	}
-	return g
+	return s
 }
 
-// activationDeriv is act'(z) for the activations an MLPReward uses.
-func activationDeriv(z *autograd.Var, act tensor.Activation) *autograd.Var {
-	switch act {
-	case tensor.ActSiLU: // σ(z)·(1 + z·(1 − σ(z)))
-		s := autograd.Sigmoid(z)
-		return autograd.Mul(s, autograd.Shift(autograd.Mul(z, autograd.Shift(autograd.Neg(s), 1)), 1))
-	case tensor.ActTanh:
-		t := autograd.Tanh(z)
-		return autograd.Shift(autograd.Neg(autograd.Square(t)), 1)
+// Monitor implements algos.Task: the mean y of the decoded batch and its
+// distance from the one-hot vertices.
+func (t *TFBind8) Monitor(x []float64) map[string]algos.Number {
+	seqs, dist := DecodeAll(x)
+	var y float64
+	for _, q := range seqs {
+		y += t.land.Y[q]
 	}
-	panic(fmt.Sprintf("tasks: no derivative for activation %v", act))
+	return map[string]algos.Number{"genuine": algos.Number(y / float64(len(seqs))), "vertex_distance": algos.Number(algos.Mean(dist))}
+}
+
+// Columns implements algos.Task.
+func (t *TFBind8) Columns() []algos.Column {
+	return []algos.Column{
+		{Key: "reward_nominal", Title: "r̂(x_T)"}, {Key: "reward_nominal_decoded", Title: "r̂(decoded)"},
+		{Key: "reward_genuine", Title: "y mean"}, {Key: "reward_genuine_top10", Title: "y top-10%"}, {Key: "reward_genuine_max", Title: "y max"},
+		{Key: "kl", Title: "KL"}, {Key: "target_gain_ratio", Title: "gain/target"}, {Key: "target_kl_ratio", Title: "KL/target"},
+		{Key: "vertex_distance", Title: "vertex dist"}, {Key: "diversity", Title: "diversity"},
+		{Key: "in_train_half", Title: "in r̂'s half"}, {Key: "unique", Title: "unique"},
+	}
+}
+
+// Details implements algos.Describer: r̂'s fit on both halves and the
+// pre-trained model's letter statistics against the data.
+func (t *TFBind8) Details(pre []float64) map[string]any {
+	fit := t.rewardFit()
+	fit.RHatStdOfPre = algos.Number(algos.Stddev(t.reward.Batch(pre)))
+	preSeqs, _ := DecodeAll(pre)
+	all := make([]int, NumSeqs)
+	for i := range all {
+		all[i] = i
+	}
+	return map[string]any{"reward_model": fit, "pretrained_stats": CompareSequenceStats(preSeqs, all)}
+}
+
+// WriteFASTA writes decoded samples, each headed by its run, index, genuine
+// reward y, r̂ of its one-hot vertex and the distance of x_T from it.
+func (t *TFBind8) WriteFASTA(w io.Writer, run string, x []float64) error {
+	seqs, dist := DecodeAll(x)
+	rhat := t.reward.Batch(OneHots(seqs))
+	for i, s := range seqs {
+		if _, err := fmt.Fprintf(w, ">%s_%d y=%.4f rhat=%.4f dist=%.3f\n%s\n", run, i, t.land.Y[s], rhat[i], dist[i], SeqString(s)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// allSequenceRewards evaluates r̂ on the one-hot vertex of every sequence.
+func (t *TFBind8) allSequenceRewards() []float64 {
+	all := make([]int, NumSeqs)
+	for i := range all {
+		all[i] = i
+	}
+	var out []float64
+	for lo := 0; lo < len(all); lo += 8192 {
+		out = append(out, t.reward.Batch(OneHots(all[lo:min(lo+8192, len(all))]))...)
+	}
+	return out
+}
+
+// RewardModelFit reports r̂'s error against y on its training half and on
+// the other half.
+type RewardModelFit struct {
+	Split          string       `json:"split"`
+	TrainSize      int          `json:"train_size"`
+	TrainRMSE      algos.Number `json:"train_rmse"`
+	TrainSpearman  algos.Number `json:"train_spearman"`
+	OtherRMSE      algos.Number `json:"other_rmse"`
+	OtherSpearman  algos.Number `json:"other_spearman"`
+	TrainMeanY     algos.Number `json:"train_mean_y"`
+	TrainMeanRHat  algos.Number `json:"train_mean_rhat"`
+	OtherMeanY     algos.Number `json:"other_mean_y"`
+	OtherMeanRHat  algos.Number `json:"other_mean_rhat"`
+	RHatStdOfPre   algos.Number `json:"rhat_std_pretrained"` // spread of r̂(x_T) on pre-trained samples
+	TopSequence    string       `json:"top_sequence"`        // argmax of r̂ over all 8-mers
+	TopSequenceY   algos.Number `json:"top_sequence_y"`
+	TopSequenceHat algos.Number `json:"top_sequence_rhat"`
+}
+
+// rewardFit measures r̂ against y on both halves.
+func (t *TFBind8) rewardFit() RewardModelFit {
+	var ty, tr, oy, or []float64
+	for s, in := range t.train {
+		if in {
+			ty, tr = append(ty, t.land.Y[s]), append(tr, t.rhat[s])
+		} else {
+			oy, or = append(oy, t.land.Y[s]), append(or, t.rhat[s])
+		}
+	}
+	top := 0
+	for s, v := range t.rhat {
+		if v > t.rhat[top] {
+			top = s
+		}
+	}
+	N := func(v float64) algos.Number { return algos.Number(v) }
+	return RewardModelFit{Split: t.Reward.Split, TrainSize: len(ty),
+		TrainRMSE: N(RMSE(tr, ty)), TrainSpearman: N(Spearman(tr, ty)),
+		OtherRMSE: N(RMSE(or, oy)), OtherSpearman: N(Spearman(or, oy)),
+		TrainMeanY: N(algos.Mean(ty)), TrainMeanRHat: N(algos.Mean(tr)), OtherMeanY: N(algos.Mean(oy)), OtherMeanRHat: N(algos.Mean(or)),
+		TopSequence: SeqString(top), TopSequenceY: N(t.land.Y[top]), TopSequenceHat: N(t.rhat[top])}
+}
+
+// fitRewardModel fits r̂ to y on the training half by least squares (Adam,
+// cosine-decayed learning rate).
+func fitRewardModel(r *MLPReward, land *Landscape, train []bool, c RewardModelConfig, h algos.Hooks) (*MLPReward, error) {
+	var idx []int
+	for s, in := range train {
+		if in {
+			idx = append(idx, s)
+		}
+	}
+	b := r.Net.Layers[0].W.Value.Backend()
+	rng := rand.New(rand.NewPCG(c.Seed, 0x7e3a))
+	opt := nn.NewAdam(nn.Vars(r), nn.CosineLR(c.LR, c.LR/10, c.Iters, 0))
+	batch := make([]int, c.Batch)
+	y := make([]float64, c.Batch)
+	for it := range c.Iters {
+		for j := range batch {
+			batch[j] = idx[rng.IntN(len(idx))]
+			y[j] = land.Y[batch[j]]
+		}
+		x := tensor.FromFloat64As(b, tensor.Float32, OneHots(batch), c.Batch, OneHotDim)
+		pred := r.Eval(autograd.Const(x))
+		loss := autograd.MeanAll(autograd.Square(autograd.Sub(pred, autograd.Const(tensor.FromFloat64As(b, tensor.Float32, y, c.Batch)))))
+		l := loss.Value.Item()
+		if !algos.Number(l).Finite() {
+			return nil, fmt.Errorf("reward model: loss is %v at step %d", l, it)
+		}
+		loss.Backward()
+		opt.Step()
+		h.Tick("reward model", it+1, c.Iters)
+		if it%100 == 0 || it == c.Iters-1 {
+			h.Emit(algos.Event{Method: "reward", Phase: "fit", Iter: it, Loss: algos.Number(l), LR: opt.LR(it)})
+		}
+	}
+	return r, nil
+}
+
+// roundSignificant rounds v to digits significant digits.
+func roundSignificant(v float64, digits int) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	scale := math.Pow(10, float64(digits)-math.Ceil(math.Log10(math.Abs(v))))
+	return math.Round(v*scale) / scale
+}
+
+// Markdown implements report.Describer: r̂'s fit and the pre-trained
+// model's letter statistics.
+func (t *TFBind8) Markdown(s algos.Summary) string {
+	var b strings.Builder
+	if rm, ok := s.Details["reward_model"].(RewardModelFit); ok {
+		fmt.Fprintf(&b, "Landscape %s. r̂ fit on %d sequences: RMSE / Spearman against y %.4f / %.4f on its half, %.4f / %.4f on the other; spread of r̂ on pre-trained samples %.4f; argmax %s (y = %.4f, r̂ = %.4f).\n\n",
+			t.land.Path, rm.TrainSize, float64(rm.TrainRMSE), float64(rm.TrainSpearman), float64(rm.OtherRMSE), float64(rm.OtherSpearman),
+			float64(rm.RHatStdOfPre), rm.TopSequence, float64(rm.TopSequenceY), float64(rm.TopSequenceHat))
+	}
+	if ps, ok := s.Details["pretrained_stats"].(SequenceStats); ok {
+		p := t.Diffusion.Pretrain
+		fmt.Fprintf(&b, "Pre-trained transformer (width %d, %d blocks, %d heads, %d DSM steps × %d) against the data (all 4⁸ sequences), %d decoded samples: largest per-position frequency difference %.4f (sampling noise %.4f), largest pairwise %.4f (noise %.4f), mean total variation of the 28 pair tables %.4f.\n\n",
+			p.Width, p.Depth, p.Heads, p.Iters, p.Batch, ps.Samples, float64(ps.PositionMaxAbsDiff), float64(ps.PositionNoise),
+			float64(ps.PairMaxAbsDiff), float64(ps.PairNoise), float64(ps.PairTV))
+	}
+	return b.String()
 }

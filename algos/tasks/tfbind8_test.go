@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -8,35 +9,75 @@ import (
 	"testing"
 
 	"github.com/difftune/difftune/autograd"
+	tfdata "github.com/difftune/difftune/data/tfbind8"
 	"github.com/difftune/difftune/nn"
 	"github.com/difftune/difftune/tensor"
 )
 
-// landscapePath is the SIX6 landscape at ../shared/data/tfbind8 beside the
-// repository's root.
-func landscapePath(t *testing.T) string {
+// landscape is the embedded SIX6 landscape (package data/tfbind8).
+func landscape(t *testing.T) *Landscape {
 	t.Helper()
-	dir, err := os.Getwd()
+	l, err := EmbeddedLandscape()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data", "tfbind8", "SIX6_REF_R1_8mers.txt")
+	return l
+}
+
+// landscapeText is the decompressed text of the embedded landscape file.
+func landscapeText(t *testing.T) []byte {
+	t.Helper()
+	r, err := tfdata.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestOpenLandscape checks that the embedded landscape and the same text read
+// from a file through LoadLandscape are one landscape.
+func TestOpenLandscape(t *testing.T) {
+	emb, err := OpenLandscape("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if emb.Path != tfdata.Name {
+		t.Errorf("embedded landscape has Path %q, want %q", emb.Path, tfdata.Name)
+	}
+	path := filepath.Join(t.TempDir(), "SIX6_REF_R1_8mers.txt")
+	if err := os.WriteFile(path, landscapeText(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file, err := LoadLandscape(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file.Path != path {
+		t.Errorf("loaded landscape has Path %q, want %q", file.Path, path)
+	}
+	if viaOpen, err := OpenLandscape(path); err != nil || viaOpen.Digest() != file.Digest() || viaOpen.Path != path {
+		t.Errorf("OpenLandscape(%q) differs from LoadLandscape: %v", path, err)
+	}
+	if len(emb.Y) != len(file.Y) {
+		t.Fatalf("%d and %d rewards", len(emb.Y), len(file.Y))
+	}
+	for s := range emb.Y {
+		if emb.Y[s] != file.Y[s] {
+			t.Fatalf("y(%s) = %v embedded, %v from the file", SeqString(s), emb.Y[s], file.Y[s])
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
+	}
+	if emb.Digest() != file.Digest() {
+		t.Errorf("digests differ: %s embedded, %s from the file", emb.Digest(), file.Digest())
 	}
 }
 
 func TestLoadSIX6(t *testing.T) {
-	l, err := LoadLandscape(landscapePath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := landscape(t)
 	if len(l.Rows) != 32896 {
 		t.Errorf("%d rows, want 32,896", len(l.Rows))
 	}
@@ -74,10 +115,7 @@ func TestLoadSIX6(t *testing.T) {
 // TestMalformedLandscapes breaks the real file one way at a time: every error
 // names the line (or the missing sequence).
 func TestMalformedLandscapes(t *testing.T) {
-	raw, err := os.ReadFile(landscapePath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := landscapeText(t)
 	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
 	edit := func(line int, text string) string { // line counts from 1
 		out := append([]string(nil), lines...)
@@ -180,10 +218,7 @@ func TestSequenceCoding(t *testing.T) {
 }
 
 func TestSplits(t *testing.T) {
-	l, err := LoadLandscape(landscapePath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := landscape(t)
 	for _, kind := range []string{"random", "bottom"} {
 		in, err := l.Split(kind, 1)
 		if err != nil {
@@ -237,7 +272,7 @@ func TestMLPRewardInputGrad(t *testing.T) {
 	if err := autograd.CheckGradients(loss, []*autograd.Var{autograd.Param(x.Value)}, 1e-6, 1e-6); err != nil {
 		t.Fatal(err)
 	}
-	if v := r.At(x.Value.Float64s()[:6]); math.Abs(v-r.Eval(x).Value.Float64s()[0]) > 1e-12 || !(v > 0 && v < 1) {
-		t.Errorf("At = %v", v)
+	if v := r.Values(x.Value.Float64s()[:6])[0]; math.Abs(v-r.Eval(x).Value.Float64s()[0]) > 1e-12 || !(v > 0 && v < 1) {
+		t.Errorf("Values = %v", v)
 	}
 }

@@ -14,6 +14,8 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"-alpha", "0"}, {"-alpha", "-1"}, {"-alpha", "NaN"}, {"-method", "ppo"}, {"-task", "mnist"},
 		{"-iters", "-1"}, {"-batch", "0"}, {"-beta-max", "0"}, {"-nosuchflag"}, {"-alpha", "x"}, {"extra"},
+		{"-lr", "Inf"}, {"-lr", "0"}, {"-eval-samples", "1"}, {"-beta-max", "Inf"}, {"-landscape", "x"}, {"-reward-split", "top"},
+		{"-reward", "linaer:1,0"}, {"-seeds", "1,1"}, {"-seeds", "1,x"}, {"-seed", "2", "-seeds", "1,3"}, {"-guidance-scale", "-1"}, {"-target", "NaN"},
 	} {
 		var stderr bytes.Buffer
 		err := run(args, &bytes.Buffer{}, &stderr)
@@ -27,7 +29,19 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "linear:1") {
 		t.Errorf("bad reward: %v", err)
 	}
-	if _, err := openDevice("no-such-device", &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "available") {
+	// A flag of another task names it.
+	if err := run([]string{"-landscape", "x"}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "tfbind8") {
+		t.Errorf("tfbind8 flag on gmm2d: %v", err)
+	}
+	// Bad values are refused before -out is created.
+	out := filepath.Join(t.TempDir(), "never")
+	if err := run([]string{"-reward", "linear:1", "-out", out}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Error("bad reward accepted")
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a bad value created -out")
+	}
+	if _, err := openDevice("no-such-device"); err == nil || !strings.Contains(err.Error(), "available") {
 		t.Errorf("unknown device: %v", err)
 	}
 }
@@ -43,9 +57,9 @@ func TestSmallRun(t *testing.T) {
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
-	for _, f := range []string{"config.json", "metrics.jsonl", "summary.json", "samples_elegant.npy", "samples_nostep2.npy",
-		"samples_nokl.npy", "samples_pretrained.npy", "samples_exact.npy", "scatter_elegant.png", "checkpoints/elegant_control.safetensors",
-		"checkpoints/elegant_initial_law.safetensors"} {
+	for _, f := range []string{"config.json", "metrics.jsonl", "summary.json", "results.md", "samples_elegant.npy", "samples_nostep2.npy",
+		"samples_nokl.npy", "samples_pretrained.npy", "samples_exact.npy", "scatter_elegant.png", "curve_elegant.png", "hist_genuine.png",
+		"checkpoints/elegant_control.safetensors", "checkpoints/elegant_initial_law.safetensors"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("output %s missing or empty: %v", f, err)
 		}

@@ -12,31 +12,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/difftune/difftune/algos"
+	"github.com/difftune/difftune/algos/report"
 	"github.com/difftune/difftune/tensor"
 )
-
-// landscape is the SIX6 landscape at ../shared/data/tfbind8 beside the
-// repository's root.
-func landscape(t *testing.T) string {
-	t.Helper()
-	path, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data", "tfbind8", "SIX6_REF_R1_8mers.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func TestTFBind8FlagErrors(t *testing.T) {
 	tf := []string{"-task", "tfbind8"}
 	for _, args := range [][]string{
-		{"-landscape", "x"}, {"-k", "3"}, {"-alpha", "0.1,0.2"}, {"-beta", "0.1"}, // tfbind8 flags on gmm2d
 		append(tf, "-reward", "linear:1,0"), append(tf, "-alpha", "0.1,-1"), append(tf, "-alpha", "0.1,x"),
-		append(tf, "-method", "nostep2"), append(tf, "-method", "ppo"), append(tf, "-reward-split", "top"),
-		append(tf, "-k", "0"), append(tf, "-k", "51"), append(tf, "-steps", "8", "-k", "10"),
-		append(tf, "-guidance-scale", "-1"), append(tf, "-target", "NaN"), append(tf, "-iters", "-1"),
-		{"-seeds", "1,2"}, append(tf, "-seeds", "1,1"), append(tf, "-seeds", "1,x"), append(tf, "-seeds", ""),
-		append(tf, "-seed", "2", "-seeds", "1,3"),
+		append(tf, "-method", "ppo"), append(tf, "-reward-split", "top"), append(tf, "-k", "0"),
+		append(tf, "-guidance-scale", "-1"), append(tf, "-target", "NaN"), append(tf, "-iters", "-1"), append(tf, "-seeds", ""),
 	} {
 		err := run(args, &bytes.Buffer{}, &bytes.Buffer{})
 		var ue usageError
@@ -44,21 +29,31 @@ func TestTFBind8FlagErrors(t *testing.T) {
 			t.Errorf("%v: error %v is not a usage error", args, err)
 		}
 	}
-	// A missing or malformed landscape is reported before any training,
-	// naming the file (and the line).
-	out := t.TempDir()
-	missing := filepath.Join(out, "none.txt")
+	// A missing or malformed landscape is a usage error naming the file
+	// (and the line), found before -out is created.
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	missing := filepath.Join(dir, "none.txt")
+	var ue usageError
 	err := run(append(tf, "-landscape", missing, "-out", out, "-cache", ""), &bytes.Buffer{}, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), missing) {
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), missing) {
 		t.Errorf("missing landscape: %v", err)
 	}
-	bad := filepath.Join(out, "bad.txt")
+	bad := filepath.Join(dir, "bad.txt")
 	if err := os.WriteFile(bad, []byte("8-mer\t8-mer\tE-score\tMedian\tZ-score\nAAAAAAAA\tTTTTTTTT\t0.1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err = run(append(tf, "-landscape", bad, "-out", out, "-cache", ""), &bytes.Buffer{}, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "line 2") {
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("malformed landscape: %v", err)
+	}
+	// A -cache that is a file is refused before any training.
+	err = run(append(tf, "-quick", "-cache", bad, "-out", out), &bytes.Buffer{}, &bytes.Buffer{})
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "is a file") {
+		t.Errorf("-cache naming a file: %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("bad input created -out")
 	}
 }
 
@@ -67,13 +62,13 @@ func TestTFBind8FlagErrors(t *testing.T) {
 // model's at an α whose target gain is clearly above the evaluation noise.
 func TestTFBind8Quick(t *testing.T) {
 	out, cache := t.TempDir(), t.TempDir()
-	args := []string{"-task", "tfbind8", "-quick", "-landscape", landscape(t), "-out", out, "-cache", cache}
+	args := []string{"-task", "tfbind8", "-quick", "-out", out, "-cache", cache}
 	var stdout, stderr bytes.Buffer
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 	runs := []string{"pretrained", "elegant", "nokl", "truncation", "random", "guidance", "ppokl"}
-	files := []string{"config.json", "metrics.jsonl", "summary.json", "results.md", "hist_y_elegant.png",
+	files := []string{"config.json", "metrics.jsonl", "summary.json", "results.md", "hist_genuine.png",
 		"checkpoints/elegant_control.safetensors", "checkpoints/elegant_initial_law.safetensors", "checkpoints/ppokl_control.safetensors"}
 	for _, r := range runs {
 		files = append(files, "samples_"+r+".fasta")
@@ -91,18 +86,17 @@ func TestTFBind8Quick(t *testing.T) {
 		Alpha   float64
 		Methods map[string]map[string]any // numbers, and notes
 		Exact   map[string]*float64
-		Sweep   []struct {
-			Alpha   float64
-			Methods map[string]map[string]any
+		Targets []struct{ Alpha float64 }
+		Details struct {
+			RewardModel     map[string]any `json:"reward_model"`
+			PretrainedStats map[string]any `json:"pretrained_stats"`
 		}
-		RewardModel     map[string]any `json:"reward_model"`
-		PretrainedStats map[string]any `json:"pretrained_stats"`
 	}
 	raw := mustRead(t, filepath.Join(out, "summary.json"))
 	if err := json.Unmarshal(raw, &sum); err != nil {
 		t.Fatalf("summary.json: %v\n%s", err, raw)
 	}
-	if sum.Task != "tfbind8" || !(sum.Alpha > 0) || len(sum.Sweep) != 1 || sum.Sweep[0].Alpha != sum.Alpha {
+	if sum.Task != "tfbind8" || !(sum.Alpha > 0) || len(sum.Targets) != 1 || sum.Targets[0].Alpha != sum.Alpha {
 		t.Fatalf("summary header: %s", raw)
 	}
 	for _, k := range []string{"reward", "kl", "genuine", "pretrained_target_reward", "pretrained_target_kl", "pretrained_target_ess", "pretrained_target_genuine"} {
@@ -111,12 +105,12 @@ func TestTFBind8Quick(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"train_rmse", "train_spearman", "other_rmse", "other_spearman"} {
-		if _, ok := sum.RewardModel[k].(float64); !ok {
+		if _, ok := sum.Details.RewardModel[k].(float64); !ok {
 			t.Errorf("reward_model lacks %s", k)
 		}
 	}
 	for _, k := range []string{"position_max_abs_diff", "pair_max_abs_diff", "pair_tv"} {
-		if _, ok := sum.PretrainedStats[k].(float64); !ok {
+		if _, ok := sum.Details.PretrainedStats[k].(float64); !ok {
 			t.Errorf("pretrained_stats lacks %s", k)
 		}
 	}
@@ -227,7 +221,7 @@ func TestTFBind8VulkanMatchesCPU(t *testing.T) {
 	for _, device := range []string{"cpu", "vulkan"} {
 		out := filepath.Join(t.TempDir(), device)
 		args := []string{"-task", "tfbind8", "-quick", "-method", "elegant", "-iters", "10", "-eval-samples", "500",
-			"-device", device, "-landscape", landscape(t), "-out", out, "-cache", cache}
+			"-device", device, "-out", out, "-cache", cache}
 		var stderr bytes.Buffer
 		if err := run(args, &bytes.Buffer{}, &stderr); err != nil {
 			t.Fatalf("%s: %v\n%s", device, err, stderr.String())
@@ -258,7 +252,7 @@ func TestTFBind8VulkanMatchesCPU(t *testing.T) {
 // spread.
 func TestTFBind8Seeds(t *testing.T) {
 	out, cache := t.TempDir(), t.TempDir()
-	args := []string{"-task", "tfbind8", "-quick", "-method", "elegant", "-seeds", "4,7", "-landscape", landscape(t), "-out", out, "-cache", cache}
+	args := []string{"-task", "tfbind8", "-quick", "-method", "elegant", "-seeds", "4,7", "-out", out, "-cache", cache}
 	var stdout, stderr bytes.Buffer
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -272,7 +266,7 @@ func TestTFBind8Seeds(t *testing.T) {
 		}
 		per = append(per, s.Methods)
 	}
-	var agg SeedsSummary
+	var agg report.SeedsSummary
 	raw := mustRead(t, filepath.Join(out, "summary.json"))
 	if err := json.Unmarshal(raw, &agg); err != nil {
 		t.Fatalf("summary.json: %v\n%s", err, raw)
@@ -308,9 +302,11 @@ func TestTFBind8Seeds(t *testing.T) {
 	if again := mustRead(t, filepath.Join(out, "summary.json")); !bytes.Equal(again, raw) {
 		t.Errorf("the rerun's aggregate differs:\n%s\n%s", again, raw)
 	}
-	other := algos.DefaultTFBind8Config() // not the -quick preset
-	other.Seed = 4
-	if sum, _, err := finishedSeed(filepath.Join(out, "seed4"), other, "cpu"); err != nil || sum != nil {
-		t.Errorf("a finished run of another configuration was reused: %v, %v", sum != nil, err)
+	stdout.Reset()
+	if err := run(append(args, "-iters", "3"), &stdout, &stderr); err != nil {
+		t.Fatalf("rerun with another setting: %v", err)
+	}
+	if n := strings.Count(stdout.String(), "reusing the finished run"); n != 0 {
+		t.Errorf("a run of another setting reused %d seeds", n)
 	}
 }

@@ -4,139 +4,25 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"time"
 
-	"github.com/difftune/difftune/algos/tasks"
 	"github.com/difftune/difftune/autograd"
 	"github.com/difftune/difftune/nn"
 	"github.com/difftune/difftune/sde"
 	"github.com/difftune/difftune/tensor"
 )
 
-// The baselines of ALGORITHMS.md §1 beyond NO KL.
-const (
-	Truncation Method = "truncation" // NO KL with gradients through the last K steps (DRaFT-K)
-	Random     Method = "random"     // Truncation with K drawn uniformly per batch (AlignProp)
-	Guidance   Method = "guidance"   // classifier guidance, inference only
-	PPOKL      Method = "ppokl"      // DDPO-style PPO with a per-step KL penalty
-)
-
-// regularized reports whether a pathwise method pays α·KL in its loss.
-func (m Method) regularized() bool { return m != NoKL && m != Truncation && m != Random }
-
-// truncation returns the DetachBefore of each iteration of step 3: 0 (full
-// backpropagation), steps − K for Truncation, and steps − K with K uniform in
-// 1…steps, drawn per batch, for Random.
-func truncation(c ElegantConfig, steps int) func() int {
-	switch c.Method {
-	case Truncation:
-		k := min(c.TruncK, steps)
-		return func() int { return steps - k }
-	case Random:
-		rng := rand.New(rand.NewPCG(c.Seed, 0x7a11))
-		return func() int { return steps - (1 + rng.IntN(steps)) }
-	}
-	return func() int { return 0 }
+func init() {
+	RegisterMethod(MethodSpec{Name: "ppokl",
+		Doc: "PPO + KL (DDPO with a per-step KL penalty), no gradient through the rollout (ALGORITHMS.md §1)",
+		New: func(r Recipe) Method { return &PPO{r.PPO} }})
 }
 
-// Sampler draws samples (rows of Pre.Dim) with their per-sample path-KL
-// estimates against the pre-trained process: of the initial law and of the
-// drift.
-type Sampler interface {
-	Sample(b tensor.Backend, n int, rng *sde.Streams) (x, klInit, klDrift []float64)
-}
-
-// GuidanceConfig sets classifier guidance (ALGORITHMS.md §1, Baselines): a
-// regressor c(x_t, t) of r̂ on inputs noised by the forward process, and the
-// sampling knobs w (Scale) and y_target (Target).
-type GuidanceConfig struct {
-	Scale, Target       float64
-	Width, Iters, Batch int
-	LR                  float64
-}
-
-// Guided samples the pre-trained SDE with the drift of classifier guidance.
-type Guided struct {
-	Pre *Pretrained
-	// Classifier is c(x, s) [n, 1], frozen.
-	Classifier    Net
-	Scale, Target float64
-	Seconds       float64
-}
-
-// Drift is the guidance term at diffusion time s for every row of x:
-// σ²(t)·∇_x log p(y_target | x_t) = −w·σ²(t)·∇_x ½(y_target − c(x_t, s))²,
-// with σ²(t) = β(s), per sample (not averaged over the batch). It needs
-// recording on (it runs a backward pass of c).
-func (g *Guided) Drift(x *tensor.Tensor, s float64) *tensor.Tensor {
-	in := autograd.Param(x)
-	c := g.Classifier.Forward(in, []float64{s})
-	half := autograd.Scale(autograd.SumAll(autograd.Square(autograd.Shift(c, -g.Target))), 0.5)
-	half.Backward()
-	return tensor.Scale(in.Grad, -g.Scale*g.Pre.VP.Beta(s))
-}
-
-// Sample implements Sampler. The KL of the guided process is that of its
-// extra drift g: Σ_k ‖g‖²/(2σ²)·Δt; the initial law is N(0, I).
-func (g *Guided) Sample(b tensor.Backend, n int, rng *sde.Streams) (x, klInit, klDrift []float64) {
-	grid := g.Pre.Grid()
-	x = sampleChunks(n, func(m int) []float64 {
-		kl := make([]float64, m)
-		roll := g.Pre.rollout()
-		roll.Guidance = func(x *autograd.Var, k int) *autograd.Var {
-			s := grid.S(k)
-			d := g.Drift(x.Value, s)
-			sq := tensor.Sum(tensor.Square(d), 1, false).Float64s()
-			for i, v := range sq {
-				kl[i] += v * grid.Dt / (2 * g.Pre.VP.Beta(s))
-			}
-			return autograd.Const(d)
-		}
-		// Nothing here requires a gradient, so the rollout records nothing;
-		// recording stays on for the guidance's own backward pass.
-		x0 := tensor.RandNormal(b, tensor.Float32, rng.Seed, rng.Next(), m, g.Pre.Dim)
-		res := roll.Run(autograd.Const(x0), rng.Seed, rng.Next())
-		klDrift = append(klDrift, kl...)
-		return res.X.Value.Float64s()
-	})
-	return x, make([]float64, len(klDrift)), klDrift
-}
-
-// FitGuidance trains the regressor c(x_s, s) of r̂(x₀) on batches x₀ of data
-// noised by the forward process (s ~ U(s_min, 1) per row), least squares.
-func FitGuidance(b tensor.Backend, pre *Pretrained, reward tasks.Reward, data DataSampler, c GuidanceConfig, seed uint64, log func(Event)) (*Guided, error) {
-	if !(c.Scale >= 0) || c.Iters < 1 || c.Batch < 1 || c.Width < 1 {
-		return nil, fmt.Errorf("guidance: need scale ≥ 0, iters, batch and width ≥ 1, got %+v", c)
-	}
-	start := time.Now()
-	init := &nn.Init{Backend: b, DType: tensor.Float32, Seed: seed ^ 0x9d1de}
-	rng := &sde.Streams{Seed: seed ^ 0x9d1de}
-	net := nn.NewTimeMLP(init, pre.Dim, 32, 1, tensor.ActSiLU, c.Width, c.Width)
-	opt := nn.NewAdam(nn.Vars(net), nn.CosineLR(c.LR, c.LR/10, c.Iters, 0))
-	for it := range c.Iters {
-		x0 := data(it, c.Batch)
-		var target *autograd.Var
-		autograd.NoGrad(func() { target = reward.Eval(autograd.Const(x0)) })
-		xs, _, s := pre.VP.Perturb(x0, rng.Seed, rng.Next())
-		pred := autograd.Reshape(net.Forward(autograd.Const(xs), s), c.Batch)
-		loss := autograd.MeanAll(autograd.Square(autograd.Sub(pred, target)))
-		l := loss.Value.Item()
-		if !Number(l).Finite() {
-			return nil, fmt.Errorf("guidance: regression loss is %v at iteration %d", l, it)
-		}
-		loss.Backward()
-		opt.Step()
-		if it%50 == 0 || it == c.Iters-1 {
-			log(Event{Method: Guidance, Phase: "classifier", Iter: it, Loss: Number(l), LR: opt.LR(it)})
-		}
-	}
-	nn.SetTrainable(net, false)
-	return &Guided{Pre: pre, Classifier: net, Scale: c.Scale, Target: c.Target, Seconds: time.Since(start).Seconds()}, nil
-}
-
-// PPOConfig sets PPO + KL (DDPO with a KL penalty, ALGORITHMS.md §1).
-type PPOConfig struct {
-	Beta    float64 // weight of the per-step KL penalty
+// PPOOptions set PPO + KL (DDPO with a KL penalty, ALGORITHMS.md §1).
+type PPOOptions struct {
+	// Beta is the weight of the per-step KL penalty against the
+	// standardized advantage; negative: the run's α over r̂'s spread, the
+	// same trade-off as ELEGANT's at that α.
+	Beta    float64
 	Clip    float64 // ε of the clipped ratio
 	AdvClip float64 // advantages are clamped to ±AdvClip
 	// Each iteration samples Batch trajectories, then makes Epochs passes over
@@ -191,32 +77,48 @@ func ppoStepLoss(u *autograd.Var, uOld, e *tensor.Tensor, beta, adv []float64, d
 	return autograd.MeanAll(worst), float64(nclip) / float64(m)
 }
 
-// FitPPO fine-tunes a control by PPO + KL: no gradient through the rollout;
-// each Euler–Maruyama step is a Gaussian policy around the pre-trained step
-// moved by u_φ·Δt, x₀ ~ N(0, I). Advantages are r̂(x_T) standardized over
-// the batch and clamped.
-func FitPPO(b tensor.Backend, pre *Pretrained, reward tasks.Reward, c PPOConfig, ec ElegantConfig, log func(Event), monitor Monitor) (*FineTuned, error) {
-	if c.Iters < 0 || c.Batch < 2 || c.Epochs < 1 || c.Minibatch < 1 || !(c.Clip > 0) || !(c.Beta >= 0) || !(c.AdvClip > 0) {
-		return nil, fmt.Errorf("ppokl: need iters ≥ 0, batch ≥ 2, epochs and minibatch ≥ 1, clip and advantage clip > 0 and beta ≥ 0, got %+v", c)
+// PPO is PPO + KL: no gradient through the rollout; each Euler–Maruyama
+// step is a Gaussian policy around the pre-trained step moved by u_φ·Δt,
+// x₀ ~ N(0, I). Advantages are r̂(x_T) standardized over the batch and
+// clamped.
+type PPO struct{ PPOOptions }
+
+// Fit implements Method. The advantage is r̂ standardized, so β·KL weighs
+// against r̂/sd: the objective is E[r̂] − β·sd·KL, whose α is β·sd (sd:
+// r̂'s spread on pre-trained samples); the control starts as the task's
+// control at that α.
+func (m *PPO) Fit(ctx *Context) (*Fitted, error) {
+	c := m.PPOOptions
+	sd := ctx.Spread
+	if c.Beta < 0 {
+		c.Beta = ctx.Alpha / sd
 	}
-	if log == nil {
-		log = func(Event) {}
+	ft, err := fitPPO(ctx, c, c.Beta*sd)
+	if err != nil {
+		return nil, err
 	}
-	start := time.Now()
-	init := &nn.Init{Backend: b, DType: tensor.Float32, Seed: ec.Seed ^ 0x5eed}
-	rng := &sde.Streams{Seed: ec.Seed}
-	shuffle := rand.New(rand.NewPCG(ec.Seed, 0x990))
-	ec.Method = PPOKL
-	ctrl, err := newControl(pre, ec, init)
+	fit := ft.fitted()
+	fit.Setting = fmt.Sprintf("β = %.4g against the standardized advantage (α = β·sd(r̂) = %.4g), ε = %g", c.Beta, c.Beta*sd, c.Clip)
+	return fit, nil
+}
+
+// fitPPO trains the control by PPO + KL; controlAlpha is the α of the
+// objective, which the task's control may start from.
+func fitPPO(ctx *Context, c PPOOptions, controlAlpha float64) (*FineTuned, error) {
+	if c.Iters < 0 || c.Batch < 2 || c.Epochs < 1 || c.Minibatch < 1 || !(c.Clip > 0) || !(c.Beta >= 0) || !(c.AdvClip > 0) || !(c.LR > 0) {
+		return nil, fmt.Errorf("ppokl: need iters ≥ 0, batch ≥ 2, epochs and minibatch ≥ 1, clip, advantage clip and lr > 0 and beta ≥ 0, got %+v", c)
+	}
+	b, pre, reward := ctx.Backend, ctx.Pre, ctx.Task.Nominal()
+	init := &nn.Init{Backend: b, DType: tensor.Float32, Seed: ctx.Seed ^ 0x5eed}
+	rng := &sde.Streams{Seed: ctx.Seed}
+	shuffle := rand.New(rand.NewPCG(ctx.Seed, 0x990))
+	ctrl, err := newControl(ctx, controlAlpha, init)
 	if err != nil {
 		return nil, err
 	}
 	ft := &FineTuned{Pre: pre, Init: sde.InitialLaw{Steps: 1}, Control: ctrl, DivergedAt: -1}
 	params := nn.Vars(ctrl)
-	defer func() {
-		nn.SetTrainable(ctrl, false)
-		ft.Seconds = time.Since(start).Seconds()
-	}()
+	defer nn.SetTrainable(ctrl, false)
 	opt := nn.NewAdam(params, nn.ConstantLR(c.LR))
 	grid := pre.Grid()
 	n, steps := c.Batch, grid.Steps
@@ -224,13 +126,11 @@ func FitPPO(b tensor.Backend, pre *Pretrained, reward tasks.Reward, c PPOConfig,
 		tr := sampleTrajectories(b, ft, n, rng)
 		var rv []float64
 		autograd.NoGrad(func() { rv = reward.Eval(autograd.Const(tr.xT)).Value.Float64s() })
-		ev := Event{Method: PPOKL, Phase: "ppo", Iter: it, LR: c.LR, Reward: Number(Mean(rv)), KL: Number(Mean(tr.kl))}
-		if monitor != nil {
-			ev.Extra = monitor(tr.xT.Float64s())
-		}
+		ev := Event{Phase: "ppo", Iter: it, LR: c.LR, Reward: Number(Mean(rv)), KL: Number(Mean(tr.kl))}
+		monitorBatch(ctx, &ev, tr.xT)
 		if !ev.Reward.Finite() {
 			ft.DivergedAt = it
-			log(ev)
+			ctx.Log(ev, c.Iters)
 			break
 		}
 		adv := standardize(rv, c.AdvClip)
@@ -258,7 +158,7 @@ func FitPPO(b tensor.Backend, pre *Pretrained, reward tasks.Reward, c PPOConfig,
 				l := loss.Value.Item()
 				if !Number(l).Finite() {
 					ft.DivergedAt = it
-					log(ev)
+					ctx.Log(ev, c.Iters)
 					return ft, nil
 				}
 				loss.Backward()
@@ -266,7 +166,7 @@ func FitPPO(b tensor.Backend, pre *Pretrained, reward tasks.Reward, c PPOConfig,
 				if !Number(g).Finite() {
 					ft.DivergedAt = it
 					nn.ZeroGrad(ctrl)
-					log(ev)
+					ctx.Log(ev, c.Iters)
 					return ft, nil
 				}
 				opt.Step()
@@ -279,7 +179,7 @@ func FitPPO(b tensor.Backend, pre *Pretrained, reward tasks.Reward, c PPOConfig,
 			ev.Extra = map[string]Number{}
 		}
 		ev.Extra["clip_fraction"] = Number(clipSum / float64(updates))
-		log(ev)
+		ctx.Log(ev, c.Iters)
 	}
 	return ft, nil
 }
@@ -329,7 +229,7 @@ func sampleTrajectories(b tensor.Backend, ft *FineTuned, n int, rng *sde.Streams
 // standardize returns (v − mean)/std clamped to ±limit (zeros when v is
 // constant).
 func standardize(v []float64, limit float64) []float64 {
-	mu, sd := Mean(v), stddev(v)
+	mu, sd := Mean(v), Stddev(v)
 	out := make([]float64, len(v))
 	if !(sd > 0) {
 		return out

@@ -1,11 +1,11 @@
-package algos
+package tasks
 
 import (
 	"cmp"
 	"math"
 	"slices"
 
-	"github.com/difftune/difftune/algos/tasks"
+	"github.com/difftune/difftune/algos"
 )
 
 // RMSE is the root-mean-square difference between two equally long slices.
@@ -43,7 +43,7 @@ func ranks(v []float64) []float64 {
 // Pearson is the correlation coefficient of a and b (NaN if either is
 // constant).
 func Pearson(a, b []float64) float64 {
-	ma, mb := Mean(a), Mean(b)
+	ma, mb := algos.Mean(a), algos.Mean(b)
 	var sab, saa, sbb float64
 	for i := range a {
 		da, db := a[i]-ma, b[i]-mb
@@ -65,7 +65,7 @@ func HammingDiversity(seqs []int) float64 {
 	var count int
 	for i := range seqs {
 		for j := i + 1; j < len(seqs); j++ {
-			s += float64(tasks.Hamming(seqs[i], seqs[j]))
+			s += float64(Hamming(seqs[i], seqs[j]))
 			count++
 		}
 	}
@@ -87,28 +87,28 @@ func UniqueFraction(seqs []int) float64 {
 // (of 1/16 for pairs) estimated from as many samples, the scale that the
 // differences are to be read against.
 type SequenceStats struct {
-	Samples            int    `json:"samples"`
-	PositionMaxAbsDiff Number `json:"position_max_abs_diff"`
-	PositionNoise      Number `json:"position_noise"`
-	PairMaxAbsDiff     Number `json:"pair_max_abs_diff"`
-	PairNoise          Number `json:"pair_noise"`
+	Samples            int          `json:"samples"`
+	PositionMaxAbsDiff algos.Number `json:"position_max_abs_diff"`
+	PositionNoise      algos.Number `json:"position_noise"`
+	PairMaxAbsDiff     algos.Number `json:"pair_max_abs_diff"`
+	PairNoise          algos.Number `json:"pair_noise"`
 	// PairTV is the total-variation distance between the 16-letter-pair
 	// tables, averaged over the 28 pairs of positions.
-	PairTV Number `json:"pair_tv"`
+	PairTV algos.Number `json:"pair_tv"`
 }
 
 // letterTables counts the per-position and per-pair letter frequencies.
-func letterTables(seqs []int) (pos [tasks.SeqLen][4]float64, pair [tasks.SeqLen][tasks.SeqLen][16]float64) {
-	var digits [tasks.SeqLen]int
+func letterTables(seqs []int) (pos [SeqLen][4]float64, pair [SeqLen][SeqLen][16]float64) {
+	var digits [SeqLen]int
 	w := 1 / float64(len(seqs))
 	for _, s := range seqs {
-		for i := tasks.SeqLen - 1; i >= 0; i-- {
+		for i := SeqLen - 1; i >= 0; i-- {
 			digits[i] = s & 3
 			s >>= 2
 		}
 		for i, a := range digits {
 			pos[i][a] += w
-			for j := i + 1; j < tasks.SeqLen; j++ {
+			for j := i + 1; j < SeqLen; j++ {
 				pair[i][j][a*4+digits[j]] += w
 			}
 		}
@@ -122,22 +122,22 @@ func CompareSequenceStats(samples, data []int) SequenceStats {
 	pd, qd := letterTables(data)
 	n := float64(len(samples))
 	st := SequenceStats{Samples: len(samples),
-		PositionNoise: Number(math.Sqrt(0.25 * 0.75 / n)), PairNoise: Number(math.Sqrt(1.0 / 16 * 15 / 16 / n))}
+		PositionNoise: algos.Number(math.Sqrt(0.25 * 0.75 / n)), PairNoise: algos.Number(math.Sqrt(1.0 / 16 * 15 / 16 / n))}
 	var pos, pair, tv float64
-	for i := range tasks.SeqLen {
+	for i := range SeqLen {
 		for a := range 4 {
 			pos = math.Max(pos, math.Abs(ps[i][a]-pd[i][a]))
 		}
-		for j := i + 1; j < tasks.SeqLen; j++ {
+		for j := i + 1; j < SeqLen; j++ {
 			var t float64
 			for c := range 16 {
 				d := math.Abs(qs[i][j][c] - qd[i][j][c])
 				pair = math.Max(pair, d)
 				t += d / 2
 			}
-			tv += t / (tasks.SeqLen * (tasks.SeqLen - 1) / 2)
+			tv += t / (SeqLen * (SeqLen - 1) / 2)
 		}
 	}
-	st.PositionMaxAbsDiff, st.PairMaxAbsDiff, st.PairTV = Number(pos), Number(pair), Number(tv)
+	st.PositionMaxAbsDiff, st.PairMaxAbsDiff, st.PairTV = algos.Number(pos), algos.Number(pair), algos.Number(tv)
 	return st
 }

@@ -1,0 +1,71 @@
+package algos
+
+import "fmt"
+
+// Event is one line of a training log (metrics.jsonl): a step of some phase
+// of a run.
+type Event struct {
+	Method string `json:"method"`
+	// Run names the run when it differs from the method (ELEGANT at a later
+	// α of a sweep).
+	Run      string  `json:"run,omitempty"`
+	Phase    string  `json:"phase"` // dsm, fit, value, initial, drift, ppo, classifier
+	Iter     int     `json:"iter"`
+	Loss     Number  `json:"loss"`
+	Reward   Number  `json:"reward,omitempty"`
+	KL       Number  `json:"kl,omitempty"`
+	GradNorm Number  `json:"grad_norm,omitempty"`
+	LR       float64 `json:"lr,omitempty"`
+	// Elapsed is the wall time since the method started, in seconds.
+	Elapsed float64 `json:"elapsed_s"`
+	// Extra holds task-specific monitors (the fraction off the support, the
+	// genuine reward of the batch).
+	Extra map[string]Number `json:"extra,omitempty"`
+	// Snapshot is the batch's samples (rows of the task's dimension), set
+	// only when Hooks.Snapshots asks for them; never written to the log.
+	Snapshot []float64 `json:"-"`
+}
+
+// Hooks receive what a run reports while it works. Any of them may be nil.
+// They are called on the goroutine that runs the work.
+type Hooks struct {
+	// Log receives every logged step.
+	Log func(Event)
+	// Progress is called as a phase advances: done of total steps.
+	Progress func(phase string, done, total int)
+	// Notice receives one-line messages (what is loaded, trained, skipped).
+	Notice func(msg string)
+	// Snapshots, if set, is asked at each fine-tuning step whether the event
+	// should carry the batch's samples (a viewer subscribes this way).
+	Snapshots func() bool
+}
+
+// Noticef sends a formatted notice.
+func (h Hooks) Noticef(format string, args ...any) {
+	if h.Notice != nil {
+		h.Notice(fmt.Sprintf(format, args...))
+	}
+}
+
+// Tick reports progress of a phase.
+func (h Hooks) Tick(phase string, done, total int) {
+	if h.Progress != nil {
+		h.Progress(phase, done, total)
+	}
+}
+
+// Emit logs an event.
+func (h Hooks) Emit(e Event) {
+	if h.Log != nil {
+		h.Log(e)
+	}
+}
+
+func (h Hooks) wantSnapshot() bool { return h.Snapshots != nil && h.Snapshots() }
+
+// CurvePoint is one fine-tuning iteration of a run: the batch means of r̂
+// and of the genuine reward (NaN where the task's monitor gives none).
+type CurvePoint struct {
+	Iter             int
+	Nominal, Genuine float64
+}

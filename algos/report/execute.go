@@ -1,0 +1,168 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/difftune/difftune/algos"
+	"github.com/difftune/difftune/tensor"
+)
+
+// Options is one invocation of a training binary: a task, a plan, where to
+// run and where to write.
+type Options struct {
+	Task    algos.Task
+	Plan    algos.Plan
+	Backend tensor.Backend
+	// Cache is the directory of cached models ("" for none).
+	Cache string
+	// Out is the run directory; with Seeds, the parent of one directory
+	// per seed.
+	Out string
+	// Seeds, if set, runs the plan once per seed into Out/seed<N>/ (reusing
+	// the seeds that finished) and aggregates them in Out.
+	Seeds          []uint64
+	Stdout, Stderr io.Writer
+}
+
+// Config is what config.json records of a run, besides the device and the
+// start time.
+type Config struct {
+	Task       string     `json:"task"`
+	TaskConfig any        `json:"task_config"`
+	Plan       algos.Plan `json:"plan"`
+}
+
+func (o Options) config() Config {
+	return Config{Task: o.Task.Name(), TaskConfig: o.Task.Config(), Plan: o.Plan}
+}
+
+// InputError is a bad setting or input file, found before anything was
+// written: a binary exits with status 2 on it.
+type InputError struct{ Err error }
+
+func (e InputError) Error() string { return e.Err.Error() }
+func (e InputError) Unwrap() error { return e.Err }
+
+// Check validates everything a run needs before its directory is opened: the
+// task's settings and data files, the plan, the cache directory.
+func (o Options) Check() error {
+	if err := o.Task.Validate(); err != nil {
+		return InputError{err}
+	}
+	if err := o.Plan.Validate(); err != nil {
+		return InputError{err}
+	}
+	if l, ok := o.Task.(algos.Loader); ok {
+		if err := l.Load(); err != nil {
+			return InputError{err}
+		}
+	}
+	if o.Cache != "" {
+		if st, err := os.Stat(o.Cache); err == nil && !st.IsDir() {
+			return InputError{fmt.Errorf("-cache %s is a file, not a directory", o.Cache)}
+		}
+	}
+	if o.Out == "" {
+		return InputError{errors.New("no output directory")}
+	}
+	if st, err := os.Stat(o.Out); err == nil && !st.IsDir() {
+		return InputError{fmt.Errorf("output directory %s is a file", o.Out)}
+	}
+	return nil
+}
+
+// Execute checks the options, runs the plan and writes everything into the
+// run directory, printing the table of runs. Bad input is an InputError,
+// returned before anything is written.
+func Execute(o Options) error {
+	if err := o.Check(); err != nil {
+		return err
+	}
+	if len(o.Seeds) > 0 {
+		return executeSeeds(o)
+	}
+	_, err := executeOnce(o)
+	return err
+}
+
+// executeOnce runs the plan once into o.Out.
+func executeOnce(o Options) (*algos.Result, error) {
+	d, err := OpenDir(o.Out, o.config(), o.Backend.Name())
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	bars := newProgress(o.Stderr)
+	env := algos.Env{Backend: o.Backend, Cache: o.Cache,
+		Hooks: algos.Hooks{Log: d.Log, Progress: bars.Update, Notice: bars.Notice}}
+	res, err := algos.Run(env, o.Task, o.Plan)
+	bars.Done()
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteResult(d, res); err != nil {
+		return nil, err
+	}
+	s := res.Summary
+	fmt.Fprintf(o.Stdout, "%s  r̂ %s  α = %g  β_max = %g\n", s.Task, s.Reward, s.Alpha, s.BetaMax)
+	e := s.Exact
+	fmt.Fprintf(o.Stdout, "target at α = %g: data E*[r̂] = %s  KL(p*‖p_data) = %s   pre-trained model's: E[r̂] = %s  KL = %s (ESS %.0f)\n",
+		s.Alpha, Num(e.Reward), Num(e.KL), Num(e.PretrainedTarget), Num(e.PretrainedTargetKL), float64(e.ESS))
+	fmt.Fprint(o.Stdout, Table(s, o.Task.Columns()))
+	fmt.Fprint(o.Stdout, Events(s))
+	fmt.Fprintf(o.Stdout, "wrote %s/{config.json,metrics.jsonl,summary.json,results.md,samples_*,*.png,checkpoints/}\n", strings.TrimRight(o.Out, "/"))
+	return res, nil
+}
+
+// executeSeeds runs the plan once per seed, each into Out/seed<N>/ with its
+// own outputs, then writes Out/summary.json and Out/results.md: every number
+// as mean ± standard deviation over the seeds. The seed sets fine-tuning and
+// evaluation; the task's models keep their own seeds, so the spread is that
+// of the methods, not of the models.
+func executeSeeds(o Options) error {
+	var sums []algos.Summary
+	for _, seed := range o.Seeds {
+		one := o
+		one.Seeds, one.Plan.Seed, one.Out = nil, seed, filepath.Join(o.Out, fmt.Sprintf("seed%d", seed))
+		sum, err := Finished(one.Out, one.config(), o.Backend.Name())
+		switch {
+		case err != nil:
+			return fmt.Errorf("seed %d: %w", seed, err)
+		case sum != nil:
+			fmt.Fprintf(o.Stdout, "== seed %d: reusing the finished run in %s\n", seed, one.Out)
+		default:
+			fmt.Fprintf(o.Stdout, "== seed %d → %s\n", seed, one.Out)
+			res, err := executeOnce(one)
+			if err != nil {
+				return fmt.Errorf("seed %d: %w", seed, err)
+			}
+			sum = &res.Summary
+		}
+		sums = append(sums, *sum)
+		if len(o.Plan.Alphas) == 0 {
+			// A grid from r̂'s spread comes from the first seed's samples:
+			// every seed then runs the same α.
+			for _, t := range sum.Targets {
+				o.Plan.Alphas = append(o.Plan.Alphas, t.Alpha)
+			}
+		}
+	}
+	cols := o.Task.Columns()
+	agg := Aggregate(o.Seeds, sums, cols)
+	table := SeedsTable(agg, cols)
+	setting := fmt.Sprintf("Task %s; every run evaluated on %d samples.", agg.Task, o.Plan.EvalSamples)
+	if err := WriteText(filepath.Join(o.Out, "results.md"), SeedsMarkdown(agg, cols, setting)); err != nil {
+		return err
+	}
+	if err := WriteJSON(filepath.Join(o.Out, "summary.json"), agg); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Stdout, "\nover seeds %v (mean ± sd):\n%s", o.Seeds, table)
+	fmt.Fprintf(o.Stdout, "wrote %s/{summary.json,results.md} and one directory per seed\n", strings.TrimRight(o.Out, "/"))
+	return nil
+}

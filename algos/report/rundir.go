@@ -1,0 +1,103 @@
+// Package report keeps the results of runs: the run directory (config.json,
+// metrics.jsonl, summary.json, samples as .npy and FASTA, plots, checkpoints,
+// every file but the log written atomically, summary.json last), the tables
+// and findings in Markdown, aggregation over seeds, and the progress display.
+// A binary is flags → Execute → files.
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"codeberg.org/sbinet/npyio/npy"
+
+	"github.com/difftune/difftune/algos"
+	"github.com/difftune/difftune/nn/atomicfile"
+)
+
+// Dir is an open run directory. metrics.jsonl is appended line by line and
+// flushed, so a crash keeps every step logged so far; the other files are
+// replaced atomically.
+type Dir struct {
+	Path    string
+	metrics *os.File
+	buf     *bufio.Writer
+	enc     *json.Encoder
+}
+
+// OpenDir creates dir, writes config.json (cfg's fields, then the device and
+// the start time) and starts metrics.jsonl.
+func OpenDir(dir string, cfg any, device string) (*Dir, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "checkpoints"), 0o755); err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	info, _ := json.Marshal(struct {
+		Device  string `json:"device"`
+		Started string `json:"started"`
+	}{device, time.Now().UTC().Format(time.RFC3339)})
+	config := json.RawMessage(append(append(raw[:len(raw)-1:len(raw)-1], ','), info[1:]...))
+	if err := WriteJSON(filepath.Join(dir, "config.json"), config); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	buf := bufio.NewWriter(f)
+	return &Dir{Path: dir, metrics: f, buf: buf, enc: json.NewEncoder(buf)}, nil
+}
+
+// Log appends one event to metrics.jsonl.
+func (d *Dir) Log(e algos.Event) {
+	if err := d.enc.Encode(e); err == nil {
+		d.buf.Flush()
+	}
+}
+
+// Close flushes and closes metrics.jsonl.
+func (d *Dir) Close() error {
+	d.buf.Flush()
+	return d.metrics.Close()
+}
+
+// File is a path inside the directory.
+func (d *Dir) File(name string) string { return filepath.Join(d.Path, name) }
+
+// WriteJSON writes v as indented JSON, atomically. Numbers that are not
+// finite must be algos.Number (null): encoding/json refuses NaN.
+func WriteJSON(path string, v any) error {
+	return atomicfile.WriteFile(path, func(out io.Writer) error {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}
+
+// WriteText writes s, atomically.
+func WriteText(path, s string) error {
+	return atomicfile.WriteFile(path, func(out io.Writer) error {
+		_, err := io.WriteString(out, s)
+		return err
+	})
+}
+
+// writeNPY writes rows of d values as a float32 array of shape (n, d).
+func writeNPY(path string, x []float64, d int) error {
+	rows := make([][]float32, len(x)/d)
+	for i := range rows {
+		rows[i] = make([]float32, d)
+		for j := range d {
+			rows[i][j] = float32(x[i*d+j])
+		}
+	}
+	return atomicfile.WriteFile(path, func(out io.Writer) error { return npy.Write(out, rows) })
+}

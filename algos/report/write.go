@@ -1,0 +1,88 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+
+	"github.com/difftune/difftune/algos"
+	"github.com/difftune/difftune/nn"
+	"github.com/difftune/difftune/nn/atomicfile"
+)
+
+// FASTAWriter is a task whose samples are sequences: they are written as
+// FASTA besides the .npy arrays.
+type FASTAWriter interface {
+	WriteFASTA(w io.Writer, run string, x []float64) error
+}
+
+// Describer is a task that says more about itself in results.md than the
+// targets and the runs: a Markdown paragraph from its summary.
+type Describer interface {
+	Markdown(s algos.Summary) string
+}
+
+// WriteResult writes a finished run into the directory: the samples
+// (samples_<run>.npy, and .fasta for sequences), the plots (scatter_<run>.png
+// for 2-D points, curve_<run>.png, hist_genuine.png), the fitted networks
+// (checkpoints/<run>_<module>.safetensors), results.md, and summary.json
+// last, so that a directory with a summary.json is complete.
+func WriteResult(d *Dir, res *algos.Result) error {
+	dim := res.Pre.Dim
+	fw, seqs := res.Task.(FASTAWriter)
+	for _, n := range slices.Sorted(maps.Keys(res.Samples)) {
+		x := res.Samples[n]
+		if err := writeNPY(d.File("samples_"+n+".npy"), x, dim); err != nil {
+			return err
+		}
+		if n == "exact" {
+			continue
+		}
+		if seqs {
+			if err := atomicfile.WriteFile(d.File("samples_"+n+".fasta"), func(w io.Writer) error { return fw.WriteFASTA(w, n, x) }); err != nil {
+				return err
+			}
+		}
+		if exact, ok := res.Samples["exact"]; ok && dim == 2 {
+			if err := writeScatter(d.File("scatter_"+n+".png"), n, x, exact); err != nil {
+				return err
+			}
+		}
+	}
+	s := res.Summary
+	for _, run := range s.Runs {
+		curve := res.Curves[run.Name]
+		if len(curve) == 0 {
+			continue
+		}
+		target := nan
+		if spec, err := algos.LookupMethod(run.Method); err == nil && spec.Tilted {
+			if e, ok := s.TargetAt(run.Alpha); ok {
+				target = float64(e.PretrainedTarget)
+			}
+		}
+		if err := writeCurve(d.File("curve_"+run.Name+".png"), run.Name, curve, target); err != nil {
+			return err
+		}
+	}
+	if err := writeHistograms(d.File("hist_genuine.png"), res); err != nil {
+		return err
+	}
+	for _, run := range s.Runs {
+		fit, ok := res.Fits[run.Name]
+		if !ok {
+			continue
+		}
+		meta := map[string]string{"task": s.Task, "run": run.Name, "method": run.Method, "alpha": fmt.Sprint(run.Alpha), "reward": s.Reward}
+		for _, name := range slices.Sorted(maps.Keys(fit.Modules)) {
+			if err := nn.SaveCheckpoint(d.File("checkpoints/"+run.Name+"_"+name+".safetensors"), fit.Modules[name], meta); err != nil {
+				return err
+			}
+		}
+	}
+	if err := WriteText(d.File("results.md"), Markdown(res)); err != nil {
+		return err
+	}
+	return WriteJSON(d.File("summary.json"), s)
+}
