@@ -52,6 +52,7 @@ func siluF32(x, d []float32) {
 			s.Mul(z.Mul(one.Sub(s)).Add(one)).StoreSlice(d[i:])
 		}
 	}
+	archsimd.ClearAVXUpperBits() // before scalar code: see gemm's impl.kernel
 	var dt []float32
 	if d != nil {
 		dt = d[i:]
@@ -74,6 +75,7 @@ func sigmoidF32(x, d []float32) {
 			s.Mul(one.Sub(s)).StoreSlice(d[i:])
 		}
 	}
+	archsimd.ClearAVXUpperBits()
 	var dt []float32
 	if d != nil {
 		dt = d[i:]
@@ -105,6 +107,7 @@ func vectorBinary[T number](op BinaryOp, d, x, y []T) bool {
 		}
 		a.StoreSlice(d32[i:])
 	}
+	archsimd.ClearAVXUpperBits()
 	for ; i < n; i++ {
 		switch op {
 		case OpAdd:

@@ -17,12 +17,21 @@ func chooseImpl() *impl {
 	return generic
 }
 
+// Every AVX path below ends with VZEROUPPER (archsimd.ClearAVXUpperBits):
+// the Go 1.26 compiler does not emit it, and scalar floating-point code
+// that runs after a kernel with dirty upper halves of the vector registers
+// (the legacy-SSE math.Exp of a sigmoid, any float64 loop) pays a false
+// dependency on every instruction: on a Xeon (Sapphire Rapids) the tfbind8
+// quick run was 5× slower in the GOEXPERIMENT=simd build than in the plain
+// one, 89 % of it in math.archExp.
 func (im *impl) kernel(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut) {
 	switch im.kind {
 	case kindAVX512:
 		kernel5x32(kc, a, rsa, csa, b, sb, o)
+		archsimd.ClearAVXUpperBits()
 	case kindAVX2:
 		kernel5x16(kc, a, rsa, csa, b, sb, o)
+		archsimd.ClearAVXUpperBits()
 	default:
 		kernelGeneric(kc, a, rsa, csa, b, sb, o)
 	}
@@ -32,8 +41,10 @@ func (im *impl) activate(m, n int, c []float32, ldc int, act Activation, d []flo
 	switch im.kind {
 	case kindAVX512:
 		activate512(m, n, c, ldc, act, d, ldd)
+		archsimd.ClearAVXUpperBits()
 	case kindAVX2:
 		activate256(m, n, c, ldc, act, d, ldd)
+		archsimd.ClearAVXUpperBits()
 	default:
 		activateGeneric(m, n, c, ldc, act, d, ldd)
 	}
@@ -43,8 +54,10 @@ func (im *impl) finish(u *update) {
 	switch im.kind {
 	case kindAVX512:
 		finish512(u)
+		archsimd.ClearAVXUpperBits()
 	case kindAVX2:
 		finish256(u)
+		archsimd.ClearAVXUpperBits()
 	default:
 		finishGeneric(u)
 	}
@@ -54,8 +67,10 @@ func (im *impl) gemvN(m, n, k int, x []float32, ldx int, b []float32, ldb int, y
 	switch im.kind {
 	case kindAVX512:
 		gemvN512(m, n, k, x, ldx, b, ldb, y, ldy)
+		archsimd.ClearAVXUpperBits()
 	case kindAVX2:
 		gemvN256(m, n, k, x, ldx, b, ldb, y, ldy)
+		archsimd.ClearAVXUpperBits()
 	default:
 		gemvNGeneric(m, n, k, x, ldx, b, ldb, y, ldy)
 	}
@@ -65,8 +80,10 @@ func (im *impl) gemvT(x, b []float32, ldb int, y []float32) {
 	switch im.kind {
 	case kindAVX512:
 		gemvT512(x, b, ldb, y)
+		archsimd.ClearAVXUpperBits()
 	case kindAVX2:
 		gemvT256(x, b, ldb, y)
+		archsimd.ClearAVXUpperBits()
 	default:
 		gemvTGeneric(x, b, ldb, y)
 	}
