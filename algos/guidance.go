@@ -57,14 +57,14 @@ type Guided struct {
 
 // Drift is the guidance term at diffusion time s for every row of x:
 // σ²(t)·∇_x log p(y_target | x_t) = −w·σ²(t)·∇_x ½(y_target − c(x_t, s))²,
-// with σ²(t) = β(s), per sample (not averaged over the batch). It needs
-// recording on (it runs a backward pass of c).
+// with σ²(t) = β(s), per sample (not averaged over the batch), by
+// autograd.InputGrad (it records its own backward pass of c, even inside a
+// NoGrad scope).
 func (g *Guided) Drift(x *tensor.Tensor, s float64) *tensor.Tensor {
-	in := autograd.Param(x)
-	c := g.Classifier.Forward(in, []float64{s})
-	half := autograd.Scale(autograd.SumAll(autograd.Square(autograd.Shift(c, -g.Target))), 0.5)
-	half.Backward()
-	return tensor.Scale(in.Grad, -g.Scale*g.Pre.VP.Beta(s))
+	grad := autograd.InputGrad(func(in *autograd.Var) *autograd.Var {
+		return autograd.Scale(autograd.Square(autograd.Shift(g.Classifier.Forward(in, []float64{s}), -g.Target)), 0.5)
+	}, x)
+	return tensor.Scale(grad, -g.Scale*g.Pre.VP.Beta(s))
 }
 
 // Sample implements Sampler. The KL of the guided process is that of its
@@ -83,8 +83,7 @@ func (g *Guided) Sample(b tensor.Backend, n int, rng *sde.Streams) (x, klInit, k
 			}
 			return autograd.Const(d)
 		}
-		// Nothing here requires a gradient, so the rollout records nothing;
-		// recording stays on for the guidance's own backward pass.
+		// Nothing here requires a gradient, so the rollout records nothing.
 		x0 := tensor.RandNormal(b, tensor.Float32, rng.Seed, rng.Next(), m, g.Pre.Dim)
 		res := roll.Run(autograd.Const(x0), rng.Seed, rng.Next())
 		klDrift = append(klDrift, kl...)

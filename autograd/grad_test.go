@@ -384,3 +384,46 @@ func TestBackwardTwicePanics(t *testing.T) {
 	}()
 	y.Backward()
 }
+
+// TestGradLeavesLeavesAlone checks Grad against Backward and that it
+// changes no leaf's Grad; InputGrad records even inside NoGrad.
+func TestGradLeavesLeavesAlone(t *testing.T) {
+	b := tensor.CPUReference()
+	w := autograd.Param(tensor.FromFloat64(b, []float64{1, -2, 0.5, 3, 1, -1}, 3, 2))
+	x := autograd.Param(tensor.FromFloat64(b, []float64{0.3, -0.7, 1.1, 0.2, -0.4, 0.9}, 2, 3))
+	f := func(x *autograd.Var) *autograd.Var { return autograd.Tanh(autograd.MatMul(x, w)) }
+	autograd.SumAll(f(x)).Backward()
+	wantX, wantW := x.Grad.Float64s(), w.Grad.Float64s()
+	w.Grad, x.Grad = nil, nil
+	g := autograd.Grad(autograd.SumAll(f(x)), x, w)
+	if w.Grad != nil || x.Grad != nil {
+		t.Fatal("Grad changed a leaf's Grad")
+	}
+	for i, v := range g[0].Float64s() {
+		if v != wantX[i] {
+			t.Fatalf("∂/∂x[%d] = %v, Backward gives %v", i, v, wantX[i])
+		}
+	}
+	for i, v := range g[1].Float64s() {
+		if v != wantW[i] {
+			t.Fatalf("∂/∂w[%d] = %v, Backward gives %v", i, v, wantW[i])
+		}
+	}
+	var in *tensor.Tensor
+	autograd.NoGrad(func() { in = autograd.InputGrad(f, x.Value) })
+	for i, v := range in.Float64s() {
+		if v != wantX[i] {
+			t.Fatalf("InputGrad under NoGrad [%d] = %v, want %v", i, v, wantX[i])
+		}
+	}
+	if w.Grad != nil {
+		t.Fatal("InputGrad changed a parameter's Grad")
+	}
+	// An output that does not depend on the input has a zero gradient.
+	zero := autograd.InputGrad(func(*autograd.Var) *autograd.Var { return autograd.SumAll(w) }, x.Value)
+	for _, v := range zero.Float64s() {
+		if v != 0 {
+			t.Fatal("InputGrad of a constant is not zero")
+		}
+	}
+}

@@ -216,6 +216,57 @@ func (v *Var) Backward() {
 
 // BackwardWith back-propagates the gradient g (shape of v) from v.
 func (v *Var) BackwardWith(g *tensor.Tensor) {
+	v.backward(g, func(leaf *Var, g *tensor.Tensor, owned bool) { accumulate(&leaf.Grad, g, owned) })
+}
+
+// Grad returns the gradient of the scalar out with respect to each of wrt
+// (nil for one that out does not depend on), like torch.autograd.grad: no
+// leaf's Grad changes, so it may run on a model that another part of the
+// program trains (inputs' gradients for guidance, ∇ₓ r̂(x), ∇ₓ of a
+// classifier). The gradients are values, not differentiable in turn. Each of
+// wrt must require a gradient (Param).
+func Grad(out *Var, wrt ...*Var) []*tensor.Tensor {
+	if out.Value.Len() != 1 {
+		panic(fmt.Sprintf("autograd: Grad of a Var with shape %v (need a scalar)", out.Shape()))
+	}
+	want := make(map[*Var]int, len(wrt))
+	for i, w := range wrt {
+		if !w.requiresGrad {
+			panic(fmt.Sprintf("autograd: Grad with respect to input %d, which does not require a gradient", i))
+		}
+		want[w] = i
+	}
+	res := make([]*tensor.Tensor, len(wrt))
+	if !out.requiresGrad {
+		return res // out depends on none of them
+	}
+	out.backward(tensor.Full(out.Value.Backend(), out.Value.DType(), 1, out.Shape()...), func(leaf *Var, g *tensor.Tensor, owned bool) {
+		if i, ok := want[leaf]; ok {
+			accumulate(&res[i], g, owned)
+		}
+	})
+	return res
+}
+
+// InputGrad is ∇ₓ Σ_rows f(x): the gradient of the sum of f's outputs with
+// respect to its input x, row by row when f acts on each row alone. It
+// records on the calling goroutine even inside a NoGrad scope, and leaves
+// the Grad of every parameter of f untouched (Grad).
+func InputGrad(f func(x *Var) *Var, x *tensor.Tensor) *tensor.Tensor {
+	var g *tensor.Tensor
+	withRecording(func() {
+		in := Param(x)
+		g = Grad(SumAll(f(in)), in)[0]
+		if g == nil {
+			g = tensor.Zeros(x.Backend(), x.DType(), x.Shape()...)
+		}
+	})
+	return g
+}
+
+// backward back-propagates g from v, handing each leaf's gradient to leaf
+// (owned: nothing else refers to the tensor).
+func (v *Var) backward(g *tensor.Tensor, leaf func(leaf *Var, g *tensor.Tensor, owned bool)) {
 	if !slices.Equal(g.Shape(), v.Shape()) {
 		panic(fmt.Sprintf("autograd: gradient of shape %v for a Var of shape %v", g.Shape(), v.Shape()))
 	}
@@ -254,7 +305,7 @@ func (v *Var) BackwardWith(g *tensor.Tensor) {
 			owned := sums[gu]
 			delete(sums, gu)
 			if u.node == nil {
-				accumulate(&u.Grad, gu, owned)
+				leaf(u, gu, owned)
 				continue
 			}
 			if u.node.part > 0 {

@@ -58,15 +58,6 @@ func SetTrainable(m Module, on bool) {
 	}
 }
 
-// CountParams is the number of scalar parameters.
-func CountParams(m Module) int {
-	n := 0
-	for _, p := range m.Params() {
-		n += p.Value.Len()
-	}
-	return n
-}
-
 // Init creates parameters on one backend and dtype, drawing their initial
 // values from Philox streams of one seed, so that a seed gives the same model
 // on every backend.

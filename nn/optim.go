@@ -49,9 +49,6 @@ func NewAdam(params []*autograd.Var, lr Schedule) *Adam {
 	return a
 }
 
-// Steps is the number of updates made.
-func (a *Adam) Steps() int { return a.step }
-
 // Step updates every parameter that has a gradient, then clears the gradients.
 func (a *Adam) Step() {
 	h := tensor.AdamHyper{LR: a.LR(a.step), Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, WeightDecay: a.WeightDecay, Step: a.step + 1}

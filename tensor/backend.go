@@ -198,16 +198,6 @@ var actNames = [...]string{"none", "relu", "silu", "tanh", "sigmoid"}
 
 func (a Activation) String() string { return actNames[a] }
 
-// ParseActivation reads an activation name (none, relu, silu, tanh, sigmoid).
-func ParseActivation(s string) (Activation, error) {
-	for i, n := range actNames {
-		if n == s {
-			return Activation(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown activation %q (want one of %v)", s, actNames)
-}
-
 var (
 	registryMu sync.Mutex
 	registry   = map[string]func() (Backend, error){}

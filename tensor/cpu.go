@@ -104,9 +104,6 @@ func host[T number](t *Tensor) []T {
 // backends and dtypes.
 func HostFloat32(t *Tensor) []float32 { return host[float32](t) }
 
-// HostFloat64 is HostFloat32 for float64 tensors.
-func HostFloat64(t *Tensor) []float64 { return host[float64](t) }
-
 // parallelFor splits [0, n) into chunks of at least grain and runs body on
 // them concurrently: the caller and at most one goroutine per other core claim
 // chunks from a shared counter, so a goroutine that the OS delays (a busy,

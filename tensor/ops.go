@@ -47,9 +47,6 @@ func Div(a, b *Tensor) *Tensor { return Combine(OpDiv, a, b) }
 // Exp returns eˣ elementwise.
 func Exp(x *Tensor) *Tensor { return Apply(OpExp, x, 0) }
 
-// Log returns ln x elementwise.
-func Log(x *Tensor) *Tensor { return Apply(OpLog, x, 0) }
-
 // Sqrt returns √x elementwise.
 func Sqrt(x *Tensor) *Tensor { return Apply(OpSqrt, x, 0) }
 
@@ -126,9 +123,6 @@ func ArgMax(x *Tensor, axis int) []int {
 func SumAll(x *Tensor) *Tensor {
 	return Sum(x.Reshape(x.Len()), 0, false)
 }
-
-// MeanAll averages every element into a 0-d tensor.
-func MeanAll(x *Tensor) *Tensor { return Scale(SumAll(x), 1/float64(x.Len())) }
 
 // Softmax normalizes exp(x) along axis.
 func Softmax(x *Tensor, axis int) *Tensor {

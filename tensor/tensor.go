@@ -177,9 +177,6 @@ func FromFloat64As(b Backend, dt DType, data []float64, shape ...int) *Tensor {
 	return FromFloat32(b, f, shape...)
 }
 
-// Scalar makes a 0-d tensor holding v.
-func Scalar(b Backend, dt DType, v float64) *Tensor { return Full(b, dt, v) }
-
 func checkLen(n int, shape []int) {
 	if n != numel(shape) {
 		panic(fmt.Sprintf("tensor: %d values for shape %v", n, shape))

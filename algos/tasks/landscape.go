@@ -327,7 +327,11 @@ func (l *Landscape) Split(kind string, seed uint64) ([]bool, error) {
 
 // InputGrad is ∇_x r̂(x) [n, d] for x [n, d], written out with the network's
 // weights (one backward pass of the MLP in forward operations), so that it
-// is itself differentiable in x and in nothing else that is trainable.
+// is itself differentiable in x and in nothing else that is trainable: the
+// control RewardControl uses it inside the rollout that the pathwise
+// gradient differentiates. autograd has no double backward; where the
+// gradient need not be differentiated again (guidance), autograd.InputGrad
+// gives it for any model. The tests check the two against each other.
 func (r *MLPReward) InputGrad(x *autograd.Var) *autograd.Var {
 	layers := r.Net.Layers
 	pre := make([]*autograd.Var, len(layers))

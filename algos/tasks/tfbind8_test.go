@@ -272,6 +272,12 @@ func TestMLPRewardInputGrad(t *testing.T) {
 	if err := autograd.CheckGradients(loss, []*autograd.Var{autograd.Param(x.Value)}, 1e-6, 1e-6); err != nil {
 		t.Fatal(err)
 	}
+	byAutograd := autograd.InputGrad(func(in *autograd.Var) *autograd.Var { return r.Eval(in) }, x.Value).Float64s()
+	for i, v := range r.InputGrad(autograd.Const(x.Value)).Value.Float64s() {
+		if math.Abs(v-byAutograd[i]) > 1e-12 {
+			t.Fatalf("∇r̂ element %d = %v, autograd.InputGrad gives %v", i, v, byAutograd[i])
+		}
+	}
 	if v := r.Values(x.Value.Float64s()[:6])[0]; math.Abs(v-r.Eval(x).Value.Float64s()[0]) > 1e-12 || !(v > 0 && v < 1) {
 		t.Errorf("Values = %v", v)
 	}
