@@ -3,6 +3,8 @@
 #   make test     install what is missing (Go modules; Debian packages when a
 #                 later GPU test needs them) and run every test, in both CPU
 #                 builds: plain Go and GOEXPERIMENT=simd
+#   make fuzz     each fuzz target of the loaders for FUZZTIME (5 s; part of
+#                 make test)
 #   make bench    go test benchmarks of the hot kernels
 #   make run      the default main job: elegant-train on gmm2d, CPU
 #   make shaders  recompile the Vulkan kernels (shaders/glsl → shaders/spv)
@@ -12,7 +14,11 @@ SIMD    := GOEXPERIMENT=simd
 PKGS    := ./...
 OUT     ?= runs/gmm2d
 
-.PHONY: all test deps vet fmt bench run build shaders
+.PHONY: all test deps vet fmt bench run build shaders fuzz
+
+# The fuzz targets of the loaders, package:target.
+FUZZ     := ./nn/safetensors:FuzzDecode ./algos/tasks:FuzzParseLandscape ./algos/report:FuzzParseConfig ./algos/report:FuzzParseSavedRun
+FUZZTIME ?= 5s
 
 all: build
 
@@ -49,6 +55,13 @@ vet:
 test: deps vet
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	$(SIMD) $(GO) test -count=1 -timeout 30m $(PKGS)
+	$(MAKE) --no-print-directory fuzz
+
+fuzz:
+	@for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 build: deps
 	$(SIMD) $(GO) build -o bin/ ./cmd/...

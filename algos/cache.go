@@ -2,10 +2,13 @@ package algos
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -15,9 +18,12 @@ import (
 )
 
 // CachedModel returns a model stored in env.Cache under name and the hash of
-// key when the file's metadata records the same key; otherwise it trains one
-// with train and stores it there (no cache dir: always trains). what names
-// the model in notices ("pre-trained model"), plan says what training does.
+// key when the file's metadata records the same key and the sha256 of its
+// weights (WeightsHash), all finite; otherwise it trains one with train and
+// stores it there, atomically (no cache dir: always trains). A file that
+// cannot be read, or whose weights are altered or not finite, is renamed
+// aside (.bad) with a notice. what names the model in notices ("pre-trained
+// model"), plan says what training does.
 func CachedModel[M nn.Module](env Env, name, what, plan string, key any, fresh func() M, train func() (M, error)) (M, error) {
 	dir, h := env.Cache, env.Hooks
 	raw, err := json.Marshal(key)
@@ -30,16 +36,25 @@ func CachedModel[M nn.Module](env Env, name, what, plan string, key any, fresh f
 		path = filepath.Join(dir, fmt.Sprintf("%s-%x.safetensors", name, sha256.Sum256(raw)))
 		m := fresh()
 		meta, err := nn.LoadCheckpoint(path, m)
+		if err == nil && meta["config"] == string(raw) {
+			err = checkWeights(m, meta["sha256"])
+			if err == nil {
+				h.Noticef("loaded the %s from %s", what, path)
+				return m, nil
+			}
+		}
 		switch {
-		case err == nil && meta["config"] == string(raw):
-			h.Noticef("loaded the %s from %s", what, path)
-			return m, nil
 		case err == nil:
 			h.Noticef("cached model %s was trained with another configuration: training again", path)
 		case errors.Is(err, fs.ErrNotExist):
 			h.Noticef("no cached %s in %s: training one (%s)", what, dir, plan)
 		default:
-			h.Noticef("cached model unusable (%v): training again", err)
+			bad := path + ".bad"
+			if rerr := os.Rename(path, bad); rerr != nil {
+				h.Noticef("cached model %s unusable (%v), and it could not be set aside (%v): training again", path, err, rerr)
+			} else {
+				h.Noticef("cached model %s unusable (%v): set aside as %s, training again", path, err, bad)
+			}
 		}
 	} else {
 		h.Noticef("training the %s (%s, no cache)", what, plan)
@@ -51,7 +66,13 @@ func CachedModel[M nn.Module](env Env, name, what, plan string, key any, fresh f
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return m, fmt.Errorf("cache: %w", err)
 	}
-	if err := nn.SaveCheckpoint(path, m, map[string]string{"config": string(raw)}); err != nil {
+	sum, err := WeightsHash(m)
+	if err != nil {
+		h.Noticef("not caching the %s: %v", what, err)
+		return m, nil
+	}
+	// SaveCheckpoint replaces the file atomically.
+	if err := nn.SaveCheckpoint(path, m, map[string]string{"config": string(raw), "sha256": sum}); err != nil {
 		return m, fmt.Errorf("cache: %w", err)
 	}
 	h.Noticef("cached the %s in %s", what, path)
@@ -84,4 +105,39 @@ func PretrainCached(env Env, task string, vp sde.VP, dim int, c PretrainConfig, 
 	}
 	nn.SetTrainable(eps, false)
 	return eps, nil
+}
+
+// WeightsHash is the hex sha256 of a module's parameters as a checkpoint
+// stores them: each parameter's name, then its float32 values little-endian,
+// in the module's order. It fails on a weight that is not finite.
+func WeightsHash(m nn.Module) (string, error) {
+	hash := sha256.New()
+	var buf [4]byte
+	for _, p := range m.Params() {
+		hash.Write([]byte(p.Name))
+		hash.Write([]byte{0})
+		for i, v := range p.Value.Float32s() {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return "", fmt.Errorf("parameter %s[%d] is %v", p.Name, i, v)
+			}
+			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
+			hash.Write(buf[:])
+		}
+	}
+	return hex.EncodeToString(hash.Sum(nil)), nil
+}
+
+// checkWeights reports a loaded model whose weights are not finite or whose
+// hash is not the one recorded when it was cached.
+func checkWeights(m nn.Module, want string) error {
+	got, err := WeightsHash(m)
+	switch {
+	case err != nil:
+		return err
+	case want == "":
+		return errors.New("no checksum recorded (cached by an older version)")
+	case got != want:
+		return fmt.Errorf("checksum of the weights %.12s…, recorded %.12s…: the file was altered", got, want)
+	}
+	return nil
 }

@@ -46,3 +46,17 @@ func (d Diffusion) Validate() error {
 
 // finitePositive reports whether v is a finite number > 0.
 func finitePositive(v float64) bool { return v > 0 && !math.IsInf(v, 0) }
+
+// rolloutFactor is the float32 values the pathwise gradient keeps per hidden
+// unit of a network and step: its pre-activation and its activation.
+const rolloutFactor = 2
+
+// RolloutBytes estimates the memory a fine-tuning rollout of batch samples
+// keeps for the pathwise gradient: at each step the activations of ε_θ and
+// of a control shaped like it (width × depth units, per token for a
+// transformer), float32.
+func (d Diffusion) RolloutBytes(batch int) float64 {
+	p := d.Pretrain
+	units := float64(max(p.Tokens, 1)) * float64(p.Width) * float64(p.Depth)
+	return float64(batch) * float64(d.Steps) * 2 * units * rolloutFactor * 4
+}

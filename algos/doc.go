@@ -8,13 +8,16 @@
 //     file each, and register themselves with RegisterTask.
 //   - A Method (method.go) fits a sampler on a pre-trained model of a task:
 //     ELEGANT (elegant.go), nostep2, NO KL, Truncation, Random, Guidance and
-//     PPO + KL, one file each, each registered with RegisterMethod and
-//     configured by its own options, whose defaults come from the task's
-//     Recipe.
+//     PPO + KL, one file each, and the SEIKO variants (seiko.go; their
+//     reward models with uncertainty in feedback.go), each registered with
+//     RegisterMethod and configured by its own options, whose defaults come
+//     from the task's Recipe.
 //   - Run (runner.go) pre-trains or loads the model from the cache, fits each
 //     method at its α, samples, evaluates and returns a Result; it reports
-//     what it does through Hooks (events, progress, notices). Writing the run
-//     directory is package algos/report's job.
+//     what it does through Hooks (events, progress, notices), and keeps
+//     each finished run through Env.Runs, reusing those that a stopped
+//     invocation finished. Writing the run directory is package
+//     algos/report's job.
 //
 // α travels once: the runner hands each fit its α in the Context, and run
 // names are derived from (method, α), never parsed back.

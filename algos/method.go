@@ -59,6 +59,15 @@ type Fitted struct {
 	DivergedAt int
 	// Setting describes knobs the method resolved from the context (PPO's β).
 	Setting string
+	// QueryCurve is an online method's curve of (queries spent, mean genuine
+	// reward of the model after them), from the pre-trained model at 0.
+	QueryCurve []QueryPoint
+}
+
+// QueryPoint is one point of a QueryCurve.
+type QueryPoint struct {
+	Queries int
+	Genuine float64
 }
 
 // MethodSpec registers a method.
@@ -119,4 +128,6 @@ type Recipe struct {
 	TruncK   int
 	Guidance GuidanceOptions
 	PPO      PPOOptions
+	// SEIKO configures the online methods (seiko-*).
+	SEIKO SEIKOOptions
 }

@@ -67,14 +67,55 @@ func fullBackprop() int { return 0 }
 // (ALGORITHMS.md §1). A non-finite loss (NO KL diverges) stops the training
 // with the last finite parameters kept.
 func (ft *FineTuned) fitDrift(ctx *Context, alpha float64, o DriftOptions, detach func() int, init *nn.Init, rng *sde.Streams) error {
+	return ft.fitDriftGoal(ctx, driftGoal{Alpha: alpha}, o, detach, init, rng)
+}
+
+// driftGoal is what a pathwise fit maximizes:
+// E[R(x_T)] − α·KL(P^u ‖ P^pre) − β·KL(P^u ‖ P^ref) (ALGORITHMS.md §1, §2),
+// both path KLs, the second against the process with drift f_pre + u_ref.
+type driftGoal struct {
+	// Reward is R (nil: the task's nominal r̂).
+	Reward Reward
+	Alpha  float64
+	// Beta weighs the KL to Ref; without Ref it is not used.
+	Beta float64
+	Ref  Net
+	// Warm, if set, is a control of the same architecture whose parameters
+	// start the new control (the previous round's, in SEIKO).
+	Warm Net
+	// ColdControl builds the control as for a run without KL (the task's
+	// control started at zero, not at its warm start toward r̂).
+	ColdControl bool
+}
+
+// fitDriftGoal is fitDrift toward a driftGoal; with the zero goal but α it
+// is exactly fitDrift.
+func (ft *FineTuned) fitDriftGoal(ctx *Context, g driftGoal, o DriftOptions, detach func() int, init *nn.Init, rng *sde.Streams) error {
 	pre := ft.Pre
-	ctrl, err := newControl(ctx, alpha, init)
+	alpha := g.Alpha
+	ctrlAlpha := alpha
+	if g.ColdControl {
+		ctrlAlpha = 0
+	}
+	ctrl, err := newControl(ctx, ctrlAlpha, init)
 	if err != nil {
 		return err
 	}
-	ft.Control = ctrl
-	reward := ctx.Task.Nominal()
 	params := nn.Vars(ctrl)
+	if g.Warm != nil {
+		warm := nn.CloneValues(nn.Vars(g.Warm))
+		if len(warm) != len(params) {
+			return fmt.Errorf("%s: warm start from a control with %d parameters, want %d", ctx.Method, len(warm), len(params))
+		}
+		for i, p := range params {
+			p.Value = warm[i]
+		}
+	}
+	ft.Control = ctrl
+	reward := g.Reward
+	if reward == nil {
+		reward = ctx.Task.Nominal()
+	}
 	defer nn.SetTrainable(ctrl, false)
 	opt := nn.NewAdam(params, nn.CosineLR(o.LR, o.LRMin, o.Iters, 0))
 	var lastGood []*tensor.Tensor // the parameters that gave the last finite loss
@@ -85,13 +126,27 @@ func (ft *FineTuned) fitDrift(ctx *Context, alpha float64, o DriftOptions, detac
 		})
 		roll := ft.rollout(o.Segment)
 		roll.DetachBefore = detach()
+		if g.Ref != nil {
+			roll.Ref = g.Ref
+		}
 		res := roll.Run(autograd.Const(x0.Value), rng.Seed, rng.Next())
 		r := reward.Eval(res.X)
-		loss := autograd.MeanAll(autograd.Sub(autograd.Scale(res.KL, alpha), r))
+		var loss *autograd.Var
+		if res.KLRef != nil {
+			loss = autograd.MeanAll(autograd.Sub(autograd.Add(autograd.Scale(res.KL, alpha), autograd.Scale(res.KLRef, g.Beta)), r))
+		} else {
+			loss = autograd.MeanAll(autograd.Sub(autograd.Scale(res.KL, alpha), r))
+		}
 		l := loss.Value.Item()
 		ev := Event{Phase: "drift", Iter: it, Loss: Number(l), LR: opt.LR(it),
 			Reward: Number(Mean(r.Value.Float64s())), KL: Number(Mean(res.KL.Value.Float64s()))}
 		monitorBatch(ctx, &ev, res.X.Value)
+		if res.KLRef != nil {
+			if ev.Extra == nil {
+				ev.Extra = map[string]Number{}
+			}
+			ev.Extra["kl_prev"] = Number(Mean(res.KLRef.Value.Float64s()))
+		}
 		if !Number(l).Finite() {
 			ft.DivergedAt = it
 			ctx.Log(ev, o.Iters)

@@ -123,6 +123,16 @@ func Run(env Env, task Task, p Plan) (*Result, error) {
 		sum.Targets = append(sum.Targets, Target{Alpha: a, Exact: e})
 	}
 	sum.Exact = sum.Targets[0].Exact
+	for _, t := range sum.Targets {
+		if ess := float64(t.Exact.ESS); !(ess >= MinESS) {
+			msg := fmt.Sprintf("the pre-trained model's target at α = %g rests on an effective sample size of %.3g (< %g) of %d samples: its numbers are unreliable; raise α", t.Alpha, ess, MinESS, nPre)
+			env.Hooks.Noticef("warning: %s", msg)
+			if sum.Notes == nil {
+				sum.Notes = map[string]string{}
+			}
+			sum.Notes[fmt.Sprintf("ess_a%g", t.Alpha)] = msg
+		}
+	}
 	if ds, ok := task.(Describer); ok {
 		sum.Details = ds.Details(preX)
 	}
@@ -148,7 +158,7 @@ func Run(env Env, task Task, p Plan) (*Result, error) {
 			exact, _ := sum.TargetAt(a)
 			ctx := &Context{Env: env, Task: task, Pre: pre, Run: run.Name, Method: name, Alpha: a, Target: exact,
 				Spread: spread, Seed: p.Seed}
-			ms, err := fitAndEvaluate(ctx, spec, p, res)
+			ms, err := fitOrReuse(ctx, run, spec, p, res)
 			if err != nil {
 				if len(at) > 1 {
 					return nil, fmt.Errorf("%s (α = %g): %w", name, a, err)
@@ -165,6 +175,33 @@ func Run(env Env, task Task, p Plan) (*Result, error) {
 	}
 	res.Summary = sum
 	return res, nil
+}
+
+// MinESS is the effective sample size below which the runner warns that the
+// pre-trained model's target is unreliable.
+const MinESS = 10.0
+
+// fitOrReuse returns the run saved by an earlier invocation (Env.Runs), or
+// fits and evaluates it and saves it.
+func fitOrReuse(ctx *Context, run RunInfo, spec MethodSpec, p Plan, res *Result) (MethodSummary, error) {
+	env := ctx.Env
+	if env.Runs == nil {
+		return fitAndEvaluate(ctx, spec, p, res)
+	}
+	if saved, ok := env.Runs.Load(run); ok && len(saved.Samples) == p.EvalSamples*ctx.Pre.Dim {
+		env.Hooks.Noticef("reusing the finished run %s", run.Name)
+		res.Samples[run.Name], res.Curves[run.Name] = saved.Samples, saved.Curve
+		return saved.Summary, nil
+	}
+	ms, err := fitAndEvaluate(ctx, spec, p, res)
+	if err != nil {
+		return ms, err
+	}
+	saved := SavedRun{Summary: ms, Samples: res.Samples[run.Name], Curve: res.Curves[run.Name]}
+	if err := env.Runs.Save(run, saved, res.Fits[run.Name]); err != nil {
+		return ms, fmt.Errorf("saving the finished run: %w", err)
+	}
+	return ms, nil
 }
 
 // fitAndEvaluate fits one run, samples it and evaluates it, recording its
@@ -218,6 +255,9 @@ func fitAndEvaluate(ctx *Context, spec MethodSpec, p Plan, res *Result) (MethodS
 	ms.PassedTargetAt, ms.LeftSupportAt = passedAt, leftAt
 	if fit.Setting != "" {
 		ms.Note("setting", fit.Setting)
+	}
+	for _, q := range fit.QueryCurve {
+		ms.Curve = append(ms.Curve, [2]Number{Number(q.Queries), Number(q.Genuine)})
 	}
 	if fit.DivergedAt >= 0 {
 		ms.DivergedAt = new(fit.DivergedAt)

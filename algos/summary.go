@@ -31,6 +31,9 @@ type MethodSummary struct {
 	PassedTargetAt *int              `json:"passed_target_at,omitempty"`
 	LeftSupportAt  *int              `json:"left_support_at,omitempty"`
 	Notes          map[string]string `json:"notes,omitempty"`
+	// Curve is an online method's [queries spent, mean genuine reward] after
+	// each round, from the pre-trained model at 0 queries.
+	Curve [][2]Number `json:"curve,omitempty"`
 	// Extras are the task's own metrics by key.
 	Extras map[string]Number `json:"-"`
 }
@@ -88,7 +91,7 @@ func (m *MethodSummary) UnmarshalJSON(data []byte) error {
 
 // coreKeys are the JSON keys of MethodSummary's own fields.
 var coreKeys = []string{"reward_nominal", "reward_genuine", "kl", "diversity", "target_gain_ratio", "target_kl_ratio",
-	"seconds", "oracle_queries", "diverged_at", "passed_target_at", "left_support_at", "notes"}
+	"seconds", "oracle_queries", "diverged_at", "passed_target_at", "left_support_at", "notes", "curve"}
 
 // Metric returns a numeric metric by its JSON key, core or extra; false when
 // the run has none.
@@ -184,6 +187,9 @@ type Summary struct {
 	// Details holds what the task reports beyond the runs (tfbind8: r̂'s
 	// fit, the pre-trained model's letter statistics).
 	Details map[string]any `json:"details,omitempty"`
+	// Notes are warnings about the run as a whole (a target estimated from
+	// too few effective samples).
+	Notes map[string]string `json:"notes,omitempty"`
 }
 
 // Run returns a run's entry by name.

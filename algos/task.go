@@ -18,6 +18,37 @@ type Env struct {
 	// Seed is the run's seed (fine-tuning and evaluation); the models a task
 	// pre-trains keep their own seeds, so that the cache serves every run.
 	Seed uint64
+	// Runs, if set, keeps every finished run and hands back those an
+	// earlier, stopped invocation finished: the runner reuses them instead of
+	// fitting them again.
+	Runs RunStore
+}
+
+// RunStore persists finished runs (package algos/report keeps them in the
+// run directory).
+type RunStore interface {
+	// Load returns the saved run, false if there is none (or it is
+	// unusable).
+	Load(run RunInfo) (SavedRun, bool)
+	// Save keeps a finished run, with its fit's networks.
+	Save(run RunInfo, saved SavedRun, fit *Fitted) error
+}
+
+// SavedRun is what the report needs of a finished run: its evaluation (before
+// the comparison with the target, which the runner recomputes), its
+// evaluation samples and its training curve.
+type SavedRun struct {
+	Summary MethodSummary
+	Samples []float64
+	Curve   []CurvePoint
+}
+
+// RolloutSizer is a task that can estimate the memory of a run before any
+// work: of a fine-tuning rollout of batch samples (Diffusion implements
+// it), and the dimension of its samples.
+type RolloutSizer interface {
+	RolloutBytes(batch int) float64
+	SampleDim() int
 }
 
 // Task is a fine-tuning problem (docs/ALGORITHMS.md §5). The runner calls

@@ -47,6 +47,12 @@ type Rollout struct {
 	Eps TimeNet
 	// Control is the extra drift u; nil rolls out the pre-trained model.
 	Control TimeNet
+	// Ref, if set with a Control, is a reference control u_ref (a previous
+	// model's, frozen): Result.KLRef accumulates the path KL against the
+	// process with drift f_pre + u_ref, Σ_k ‖u_k − u_ref,k‖²/(2σ²(t_k))·Δt
+	// (ALGORITHMS.md §2). nil: no such term, and the rollout is exactly the
+	// one without the field.
+	Ref TimeNet
 	// Guidance, if set, returns an extra drift term at step k (classifier or
 	// reward guidance); it is added like the control but not counted in the KL.
 	Guidance func(x *autograd.Var, k int) *autograd.Var
@@ -65,6 +71,9 @@ type Rollout struct {
 type Result struct {
 	X  *autograd.Var // x_T, in the shape of x0
 	KL *autograd.Var // per-sample path KL of the control, [n] (zeros without control)
+	// KLRef is the per-sample path KL against the reference control, [n]
+	// (nil without Ref or without Control).
+	KLRef *autograd.Var
 }
 
 // Run rolls out from x0 [n, ...] (rank ≥ 2, the batch on axis 0) with noise
@@ -76,34 +85,53 @@ func (r Rollout) Run(x0 *autograd.Var, seed, draw uint64) Result {
 	shape := slices.Clone(x0.Shape())
 	n, d := batchDims("Rollout.Run", shape)
 	x := x0
-	kl := autograd.Const(tensor.Zeros(x0.Value.Backend(), x0.Value.DType(), n))
+	zeros := func() *autograd.Var { return autograd.Const(tensor.Zeros(x0.Value.Backend(), x0.Value.DType(), n)) }
+	kl := zeros()
+	var klRef *autograd.Var // nil without a reference: no term at all
+	if r.Ref != nil && r.Control != nil {
+		klRef = zeros()
+	}
 	k := 0
 	autograd.NoGrad(func() {
 		for ; k < min(r.DetachBefore, r.Grid.Steps); k++ {
-			x, kl = r.step(x, kl, k, seed, draw)
+			x, kl, klRef = r.step(x, kl, klRef, k, seed, draw)
 		}
 	})
 	for k < r.Grid.Steps {
 		if r.Segment <= 0 || !autograd.Recording() {
-			x, kl = r.step(x, kl, k, seed, draw)
+			x, kl, klRef = r.step(x, kl, klRef, k, seed, draw)
 			k++
 			continue
 		}
 		k0, k1 := k, min(k+r.Segment, r.Grid.Steps)
+		in := []*autograd.Var{x, kl}
+		if klRef != nil {
+			in = append(in, klRef)
+		}
 		packed := autograd.Checkpoint(func(in []*autograd.Var) *autograd.Var {
-			x, kl := in[0], in[1]
-			for j := k0; j < k1; j++ {
-				x, kl = r.step(x, kl, j, seed, draw)
+			x, kl, klRef := in[0], in[1], (*autograd.Var)(nil)
+			if len(in) > 2 {
+				klRef = in[2]
 			}
-			// One checkpoint node carries both x and kl: pack them as [x, kl]
-			// with x viewed as rows [n, d].
-			return autograd.Concat(1, flatRows(x, n, d), autograd.Reshape(kl, n, 1))
-		}, []*autograd.Var{x, kl}, r.trainable())
+			for j := k0; j < k1; j++ {
+				x, kl, klRef = r.step(x, kl, klRef, j, seed, draw)
+			}
+			// One checkpoint node carries x and the KLs: pack them as
+			// [x, kl(, klRef)] with x viewed as rows [n, d].
+			cols := []*autograd.Var{flatRows(x, n, d), autograd.Reshape(kl, n, 1)}
+			if klRef != nil {
+				cols = append(cols, autograd.Reshape(klRef, n, 1))
+			}
+			return autograd.Concat(1, cols...)
+		}, in, r.trainable())
 		x = unflatRows(autograd.Slice(packed, 1, 0, d), shape)
 		kl = autograd.Reshape(autograd.Slice(packed, 1, d, d+1), n)
+		if klRef != nil {
+			klRef = autograd.Reshape(autograd.Slice(packed, 1, d+1, d+2), n)
+		}
 		k = k1
 	}
-	return Result{X: x, KL: kl}
+	return Result{X: x, KL: kl, KLRef: klRef}
 }
 
 // batchDims checks that shape is a batch of states [n, ...] of rank ≥ 2 and
@@ -162,9 +190,10 @@ func (r Rollout) trainable() []*autograd.Var {
 // step advances one Euler–Maruyama step k:
 // x ← x + (½βx − β·ε/σ_s + u)Δt + √(βΔt)·ξ, kl ← kl + ‖u‖²Δt/(2β),
 // fused into one operation (one dispatch on a GPU) with the noise ξ_k drawn
-// from the Philox stream (seed, draw + k). A guidance drift is added after,
-// outside the KL.
-func (r Rollout) step(x, kl *autograd.Var, k int, seed, draw uint64) (*autograd.Var, *autograd.Var) {
+// from the Philox stream (seed, draw + k); with a reference (klRef not nil)
+// also klRef ← klRef + ‖u − u_ref‖²Δt/(2β). A guidance drift is added
+// after, outside the KL.
+func (r Rollout) step(x, kl, klRef *autograd.Var, k int, seed, draw uint64) (*autograd.Var, *autograd.Var, *autograd.Var) {
 	s := r.Grid.S(k)
 	beta := r.VP.Beta(s)
 	dt := r.Grid.Dt
@@ -178,6 +207,9 @@ func (r Rollout) step(x, kl *autograd.Var, k int, seed, draw uint64) (*autograd.
 	if r.Control != nil {
 		u := r.Control.Forward(x, sv)
 		next, kl = autograd.EulerMaruyamaStep(x, eps, u, kl, c, seed, draw+uint64(k))
+		if klRef != nil { // ‖u − u_ref‖²Δt/(2β)
+			klRef = autograd.Add(klRef, autograd.Scale(sumRows(autograd.Square(autograd.Sub(u, r.Ref.Forward(x, sv)))), c.KL))
+		}
 	} else {
 		next, _ = autograd.EulerMaruyamaStep(x, eps, nil, nil, c, seed, draw+uint64(k))
 	}
@@ -188,5 +220,5 @@ func (r Rollout) step(x, kl *autograd.Var, k int, seed, draw uint64) (*autograd.
 		}
 		next = autograd.Add(next, autograd.Scale(g, dt))
 	}
-	return next, kl
+	return next, kl, klRef
 }

@@ -25,7 +25,14 @@ type Options struct {
 	Out string
 	// Seeds, if set, runs the plan once per seed into Out/seed<N>/ (reusing
 	// the seeds that finished) and aggregates them in Out.
-	Seeds          []uint64
+	Seeds []uint64
+	// Force replaces a run of another configuration in Out (without it,
+	// such a run is refused). A stopped run of the same configuration is
+	// resumed, reusing its finished runs, unless Restart starts it over.
+	Force, Restart bool
+	// MaxMemory is the most bytes a run may expect to hold (0: 80 % of the
+	// physical memory, when it can be read).
+	MaxMemory      float64
 	Stdout, Stderr io.Writer
 }
 
@@ -73,7 +80,68 @@ func (o Options) Check() error {
 	if st, err := os.Stat(o.Out); err == nil && !st.IsDir() {
 		return InputError{fmt.Errorf("output directory %s is a file", o.Out)}
 	}
+	return o.checkMemory()
+}
+
+// checkMemory refuses a plan whose fine-tuning rollout or samples cannot
+// fit in memory, by the task's estimate.
+func (o Options) checkMemory() error {
+	rs, ok := o.Task.(algos.RolloutSizer)
+	if !ok {
+		return nil
+	}
+	limit, from := o.MaxMemory, "-max-memory"
+	if limit <= 0 {
+		total := physicalMemory()
+		if total <= 0 {
+			return nil
+		}
+		limit, from = 0.8*total, "80% of the physical memory"
+	}
+	r := o.Plan.Recipe
+	batch := max(r.Drift.Batch, r.PPO.Batch, r.Initial.Batch, r.Guidance.Batch)
+	if need := rs.RolloutBytes(batch); need > limit {
+		return InputError{fmt.Errorf("a fine-tuning rollout of batch %d needs about %s (batch × steps × activations kept for the pathwise gradient × 4 bytes), more than %s (%s): lower -batch or -steps",
+			batch, bytesString(need), bytesString(limit), from)}
+	}
+	runs := len(o.Plan.Methods) * max(len(o.Plan.Alphas), 1)
+	// Every run's evaluation samples are kept for the report; the
+	// pre-trained model's target samples several times over (r̂, y,
+	// weights).
+	need := float64(4*o.Plan.TargetSamples+(runs+2)*o.Plan.EvalSamples) * float64(rs.SampleDim()) * 8
+	if need > limit {
+		return InputError{fmt.Errorf("%d evaluation samples (%d for the targets) of %d runs need about %s, more than %s (%s): lower -eval-samples",
+			o.Plan.EvalSamples, o.Plan.TargetSamples, runs, bytesString(need), bytesString(limit), from)}
+	}
 	return nil
+}
+
+// physicalMemory reads MemTotal from /proc/meminfo, in bytes (0 if it
+// cannot).
+func physicalMemory() float64 {
+	raw, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			var kb float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%g kB", &kb); err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+func bytesString(b float64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", b/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", b/(1<<20))
+	}
+	return fmt.Sprintf("%.0f KiB", b/(1<<10))
 }
 
 // Execute checks the options, runs the plan and writes everything into the
@@ -83,25 +151,51 @@ func Execute(o Options) error {
 	if err := o.Check(); err != nil {
 		return err
 	}
+	lock, err := LockDir(o.Out, func(msg string) { fmt.Fprintln(o.Stderr, msg) })
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	if len(o.Seeds) > 0 {
 		return executeSeeds(o)
 	}
-	_, err := executeOnce(o)
+	_, err = executeOnce(o)
 	return err
 }
 
-// executeOnce runs the plan once into o.Out.
+// executeOnce runs the plan once into o.Out (locked by the caller): a fresh
+// run, or the resume of a stopped run of the same configuration, which
+// reuses the runs it finished.
 func executeOnce(o Options) (*algos.Result, error) {
-	d, err := OpenDir(o.Out, o.config(), o.Backend.Name())
+	bars := newProgress(o.Stderr)
+	mode, err := prepareDir(o.Out, o.config(), o.Backend.Name(), o.Force, !o.Restart, bars.Notice)
+	if err != nil {
+		return nil, err
+	}
+	var d *Dir
+	if mode == dirResume {
+		bars.Notice(fmt.Sprintf("resuming the run of the same configuration in %s: its finished runs are reused, metrics.jsonl is appended to (elegant-train -resume=false starts over)", o.Out))
+		d, err = ResumeDir(o.Out)
+	} else {
+		d, err = OpenDir(o.Out, o.config(), o.Backend.Name())
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	bars := newProgress(o.Stderr)
-	env := algos.Env{Backend: o.Backend, Cache: o.Cache,
+	if mode == dirResume {
+		d.Log(algos.Event{Method: "runner", Phase: "resume"})
+	}
+	store := &runStore{d: d, task: o.Task, notice: bars.Notice}
+	env := algos.Env{Backend: o.Backend, Cache: o.Cache, Runs: store,
 		Hooks: algos.Hooks{Log: d.Log, Progress: bars.Update, Notice: bars.Notice}}
 	res, err := algos.Run(env, o.Task, o.Plan)
 	bars.Done()
+	if mode == dirResume {
+		if merr := markResumed(o.Out, store.reused, store.fitted); merr != nil && err == nil {
+			err = merr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

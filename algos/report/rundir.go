@@ -3,6 +3,11 @@
 // every file but the log written atomically, summary.json last), the tables
 // and findings in Markdown, aggregation over seeds, and the progress display.
 // A binary is flags → Execute → files.
+//
+// A run directory is locked while a run works in it (lock.go), refuses a
+// run of another configuration unless forced, and keeps each finished run
+// in runs/ so that the same command after a stop resumes where it stopped
+// (resume.go).
 package report
 
 import (
@@ -33,6 +38,24 @@ type Dir struct {
 // OpenDir creates dir, writes config.json (cfg's fields, then the device and
 // the start time) and starts metrics.jsonl.
 func OpenDir(dir string, cfg any, device string) (*Dir, error) {
+	return openDir(dir, cfg, device, false)
+}
+
+// ResumeDir opens the run directory of a stopped run of the same
+// configuration: config.json stays, metrics.jsonl is appended to.
+func ResumeDir(dir string) (*Dir, error) {
+	return openDir(dir, nil, "", true)
+}
+
+func openDir(dir string, cfg any, device string, resume bool) (*Dir, error) {
+	if resume {
+		f, err := os.OpenFile(filepath.Join(dir, "metrics.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("output directory: %w", err)
+		}
+		buf := bufio.NewWriter(f)
+		return &Dir{Path: dir, metrics: f, buf: buf, enc: json.NewEncoder(buf)}, nil
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "checkpoints"), 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
@@ -44,7 +67,10 @@ func OpenDir(dir string, cfg any, device string) (*Dir, error) {
 		Device  string `json:"device"`
 		Started string `json:"started"`
 	}{device, time.Now().UTC().Format(time.RFC3339)})
-	config := json.RawMessage(append(append(raw[:len(raw)-1:len(raw)-1], ','), info[1:]...))
+	config := json.RawMessage(info)
+	if string(raw) != "{}" {
+		config = append(append(raw[:len(raw)-1:len(raw)-1], ','), info[1:]...)
+	}
 	if err := WriteJSON(filepath.Join(dir, "config.json"), config); err != nil {
 		return nil, err
 	}

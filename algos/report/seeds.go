@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -236,25 +235,18 @@ func Finished(dir string, cfg any, device string) (*algos.Summary, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	var old, want map[string]any
 	oldRaw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	var old map[string]any
 	if err == nil {
-		err = json.Unmarshal(oldRaw, &old)
+		old, err = ParseConfig(oldRaw)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s has a summary.json but no readable config.json (%v): remove the directory to run it again", dir, err)
 	}
-	cur, err := json.Marshal(cfg)
-	if err != nil {
+	if differs, err := configDiff(old, cfg, device); err != nil {
 		return nil, err
-	}
-	if err := json.Unmarshal(cur, &want); err != nil {
-		return nil, err
-	}
-	want["device"] = device
-	delete(old, "started")
-	if !reflect.DeepEqual(old, want) {
-		return nil, nil // another configuration: run again
+	} else if len(differs) > 0 {
+		return nil, nil // another configuration: not this run
 	}
 	var sum algos.Summary
 	if err := json.Unmarshal(raw, &sum); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 
 	"github.com/difftune/difftune/algos"
@@ -26,7 +27,8 @@ type Describer interface {
 // WriteResult writes a finished run into the directory: the samples
 // (samples_<run>.npy, and .fasta for sequences), the plots (scatter_<run>.png
 // for 2-D points, curve_<run>.png, hist_genuine.png), the fitted networks
-// (checkpoints/<run>_<module>.safetensors), results.md, and summary.json
+// (checkpoints/<run>_<module>.safetensors; a run reused from an earlier
+// invocation has its own there already), results.md, and summary.json
 // last, so that a directory with a summary.json is complete.
 func WriteResult(d *Dir, res *algos.Result) error {
 	dim := res.Pre.Dim
@@ -70,19 +72,33 @@ func WriteResult(d *Dir, res *algos.Result) error {
 		return err
 	}
 	for _, run := range s.Runs {
-		fit, ok := res.Fits[run.Name]
-		if !ok {
-			continue
-		}
-		meta := map[string]string{"task": s.Task, "run": run.Name, "method": run.Method, "alpha": fmt.Sprint(run.Alpha), "reward": s.Reward}
-		for _, name := range slices.Sorted(maps.Keys(fit.Modules)) {
-			if err := nn.SaveCheckpoint(d.File("checkpoints/"+run.Name+"_"+name+".safetensors"), fit.Modules[name], meta); err != nil {
-				return err
-			}
+		if _, err := saveCheckpoints(d, s.Task, s.Reward, run, res.Fits[run.Name]); err != nil {
+			return err
 		}
 	}
 	if err := WriteText(d.File("results.md"), Markdown(res)); err != nil {
 		return err
 	}
 	return WriteJSON(d.File("summary.json"), s)
+}
+
+// saveCheckpoints writes the networks of a run's fit (none: nothing) as
+// checkpoints/<run>_<module>.safetensors and returns their names.
+func saveCheckpoints(d *Dir, task, reward string, run algos.RunInfo, fit *algos.Fitted) ([]string, error) {
+	if fit == nil {
+		return nil, nil
+	}
+	if err := os.MkdirAll(d.File("checkpoints"), 0o755); err != nil {
+		return nil, err
+	}
+	meta := map[string]string{"task": task, "run": run.Name, "method": run.Method, "alpha": fmt.Sprint(run.Alpha), "reward": reward}
+	var names []string
+	for _, name := range slices.Sorted(maps.Keys(fit.Modules)) {
+		file := run.Name + "_" + name + ".safetensors"
+		if err := nn.SaveCheckpoint(d.File("checkpoints/"+file), fit.Modules[name], meta); err != nil {
+			return nil, err
+		}
+		names = append(names, file)
+	}
+	return names, nil
 }

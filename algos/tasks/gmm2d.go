@@ -49,6 +49,9 @@ func NewGMM2D(quick bool) *GMM2D {
 // Name implements algos.Task.
 func (t *GMM2D) Name() string { return "gmm2d" }
 
+// SampleDim is the dimension of a sample (algos.RolloutSizer).
+func (t *GMM2D) SampleDim() int { return t.data.Dim() }
+
 // Config implements algos.Task.
 func (t *GMM2D) Config() any { return t.GMM2DConfig }
 
@@ -81,8 +84,10 @@ func (t *GMM2D) Defaults() algos.Plan {
 			Guidance: algos.GuidanceOptions{Scale: 1, Width: 128, Iters: 1500, Batch: 512, LR: 1e-3},
 			PPO:      algos.PPOOptions{Beta: -1, Clip: 0.2, AdvClip: 5, Iters: 100, Batch: 256, Epochs: 2, Minibatch: 1024, LR: 3e-4, ClipNorm: 1},
 		}}
+	p.Recipe.SEIKO = algos.DefaultSEIKOOptions()
 	if t.quick {
 		r := &p.Recipe
+		r.SEIKO.Schedule, r.SEIKO.Iters, r.SEIKO.Model.Iters, r.SEIKO.CurveSamples = []int{64, 128, 256}, 15, 150, 256
 		r.Drift.Iters, r.Drift.Batch = 40, 128
 		r.Value.Points, r.Value.Rollouts, r.Value.Iters = 256, 8, 150
 		r.Initial.Iters = 60

@@ -127,6 +127,9 @@ func ParseLandscape(r io.Reader) (*Landscape, error) {
 	if !(l.EMax > l.EMin) {
 		return nil, fmt.Errorf("every E-score is %v: nothing to normalize", l.EMin)
 	}
+	if math.IsInf(l.EMax-l.EMin, 0) {
+		return nil, fmt.Errorf("the E-scores span %v to %v, beyond a float64: nothing to normalize", l.EMin, l.EMax)
+	}
 	for s, e := range l.E {
 		l.Y[s] = (e - l.EMin) / (l.EMax - l.EMin)
 	}

@@ -60,6 +60,12 @@ func tinyPlan(task algos.Task, m string) algos.Plan {
 	r.Guidance.Iters, r.Guidance.Batch = min(r.Guidance.Iters, 5), min(r.Guidance.Batch, 32)
 	r.PPO.Iters, r.PPO.Batch, r.PPO.Minibatch = min(r.PPO.Iters, 2), min(r.PPO.Batch, 16), min(r.PPO.Minibatch, 64)
 	r.TruncK = min(r.TruncK, tinySteps)
+	s := &r.SEIKO
+	if len(s.Schedule) == 0 {
+		*s = algos.DefaultSEIKOOptions() // a task without SEIKO settings
+	}
+	s.Schedule, s.Iters, s.Model.Iters = []int{8, 8}, min(s.Iters, 2), min(s.Model.Iters, 5)
+	s.Heads, s.CurveSamples = min(s.Heads, 2), min(s.CurveSamples, 16)
 	return p
 }
 

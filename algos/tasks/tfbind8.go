@@ -95,6 +95,9 @@ func NewTFBind8(quick bool) *TFBind8 {
 // Name implements algos.Task.
 func (t *TFBind8) Name() string { return "tfbind8" }
 
+// SampleDim is the dimension of a sample (algos.RolloutSizer).
+func (t *TFBind8) SampleDim() int { return OneHotDim }
+
 // Config implements algos.Task.
 func (t *TFBind8) Config() any { return t.TFBind8Config }
 
@@ -142,8 +145,11 @@ func (t *TFBind8) Defaults() algos.Plan {
 			Guidance: algos.GuidanceOptions{Scale: 100, Width: 128, Iters: 1500, Batch: 512, LR: 1e-3},
 			PPO:      algos.PPOOptions{Beta: -1, Clip: 0.2, AdvClip: 5, Iters: 100, Batch: 256, Epochs: 2, Minibatch: 1024, LR: 3e-4, ClipNorm: 1},
 		}}
+	p.Recipe.SEIKO = algos.DefaultSEIKOOptions()
+	p.Recipe.SEIKO.Noise = 0.01 // y in [0, 1]: 1 % of its scale, as the authors' 0.1 on ≈ 10
 	if t.quick {
 		r := &p.Recipe
+		r.SEIKO.Schedule, r.SEIKO.Iters, r.SEIKO.Model.Iters, r.SEIKO.CurveSamples = []int{64, 128}, 8, 150, 256
 		r.Drift.Iters, r.Drift.Batch = 20, 128
 		r.BaselineIters = 15
 		r.Value.Points, r.Value.Rollouts, r.Value.Iters = 64, 16, 150

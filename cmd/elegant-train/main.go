@@ -19,41 +19,28 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/difftune/difftune/algos"
 	"github.com/difftune/difftune/algos/report"
 	_ "github.com/difftune/difftune/algos/tasks" // registers the tasks
+	"github.com/difftune/difftune/cmd/internal/cli"
 	"github.com/difftune/difftune/tensor"
 )
 
 // usageError is a bad flag or value: one line, exit status 2.
-type usageError struct{ error }
+type usageError = cli.UsageError
 
-func main() {
-	err := run(os.Args[1:], os.Stdout, os.Stderr)
-	var ue usageError
-	switch {
-	case err == nil:
-	case errors.As(err, &ue):
-		fmt.Fprintf(os.Stderr, "elegant-train: %v (see elegant-train -h)\n", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintf(os.Stderr, "elegant-train: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("elegant-train", run) }
 
 // options are the flags that every task takes.
 type options struct {
 	task, method, alphas, seeds, device, out, cache string
 	iters, batch, evalSamples, k                    int
-	lr, guidanceScale, target, beta                 float64
+	lr, guidanceScale, target, beta, maxMemory      float64
 	seed                                            uint64
-	quick                                           bool
+	quick, force, resume                            bool
 	set                                             map[string]bool
 }
 
@@ -73,28 +60,11 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.seeds, "seeds", "", "comma-separated seeds: the plan once per seed into DIR/seed<N>/, means ± sd in DIR (instead of -seed)")
 	fs.StringVar(&o.device, "device", "", "backend: cpu (default, or $"+tensor.EnvDevice+"), cpu-ref, vulkan")
 	fs.StringVar(&o.out, "out", "", "output directory (default runs/<task>)")
-	fs.StringVar(&o.cache, "cache", defaultCache(), "directory of cached models (empty: no cache)")
+	fs.StringVar(&o.cache, "cache", cli.DefaultCache(), "directory of cached models (empty: no cache)")
 	fs.BoolVar(&o.quick, "quick", false, "the task's small preset for smoke tests; flags given still win")
-}
-
-// taskArg is the value of -task in args (the default if absent): the flags
-// a task takes depend on it.
-func taskArg(args []string) string {
-	for i, a := range args {
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if a == "--" {
-			break
-		}
-		if strings.HasPrefix(a, "-") && name == "task" {
-			if hasVal {
-				return val
-			}
-			if i+1 < len(args) {
-				return args[i+1]
-			}
-		}
-	}
-	return "gmm2d"
+	fs.BoolVar(&o.force, "force", false, "replace a run of another configuration in -out (without it, such a run is refused)")
+	fs.BoolVar(&o.resume, "resume", true, "resume a stopped run of the same configuration in -out, reusing its finished runs; false starts it over")
+	fs.Float64Var(&o.maxMemory, "max-memory", 0, "GiB a run may expect to hold: a larger -batch or -eval-samples is refused (0: 80% of the physical memory)")
 }
 
 // newFlagSet is the flag set of a task: the common flags and the task's own.
@@ -112,9 +82,9 @@ func newFlagSet(o *options, t algos.Task, stderr io.Writer) *flag.FlagSet {
 // preset, then the flags given) and the plan.
 func parse(args []string, stderr io.Writer) (options, algos.Task, algos.Plan, error) {
 	var o options
-	spec, err := algos.LookupTask(taskArg(args))
+	spec, err := algos.LookupTask(cli.TaskArg(args))
 	if err != nil {
-		return o, nil, algos.Plan{}, usageError{err}
+		return o, nil, algos.Plan{}, usageError{Err: err}
 	}
 	task := spec.New(false)
 	fs := newFlagSet(&o, task, stderr)
@@ -122,10 +92,10 @@ func parse(args []string, stderr io.Writer) (options, algos.Task, algos.Plan, er
 		if errors.Is(err, flag.ErrHelp) {
 			return o, nil, algos.Plan{}, err
 		}
-		return o, nil, algos.Plan{}, usageError{otherTaskFlag(err, spec.Name)}
+		return o, nil, algos.Plan{}, usageError{Err: otherTaskFlag(err, spec.Name)}
 	}
 	if fs.NArg() > 0 {
-		return o, nil, algos.Plan{}, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return o, nil, algos.Plan{}, usageError{Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	o.set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
@@ -138,13 +108,13 @@ func parse(args []string, stderr io.Writer) (options, algos.Task, algos.Plan, er
 	}
 	plan, err := o.plan(task)
 	if err != nil {
-		return o, nil, algos.Plan{}, usageError{err}
+		return o, nil, algos.Plan{}, usageError{Err: err}
 	}
 	if err := task.Validate(); err != nil {
-		return o, nil, algos.Plan{}, usageError{err}
+		return o, nil, algos.Plan{}, usageError{Err: err}
 	}
 	if err := plan.Validate(); err != nil {
-		return o, nil, algos.Plan{}, usageError{err}
+		return o, nil, algos.Plan{}, usageError{Err: err}
 	}
 	if o.out == "" {
 		o.out = "runs/" + spec.Name
@@ -256,26 +226,6 @@ func (o *options) plan(task algos.Task) (algos.Plan, error) {
 	return p, nil
 }
 
-// seedList reads -seeds: distinct non-negative integers separated by commas.
-func seedList(arg string) ([]uint64, error) {
-	var seeds []uint64
-	for f := range strings.SplitSeq(arg, ",") {
-		s, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
-		if err != nil || slices.Contains(seeds, s) {
-			return nil, fmt.Errorf("-seeds must be distinct non-negative integers separated by commas, got %q", arg)
-		}
-		seeds = append(seeds, s)
-	}
-	return seeds, nil
-}
-
-func defaultCache() string {
-	if dir, err := os.UserCacheDir(); err == nil {
-		return dir + "/difftune"
-	}
-	return ".cache/difftune"
-}
-
 func run(args []string, stdout, stderr io.Writer) error {
 	o, task, plan, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -287,32 +237,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var seeds []uint64
 	if o.set["seeds"] {
 		if o.set["seed"] {
-			return usageError{errors.New("-seed and -seeds exclude each other: give one seed or a list")}
+			return usageError{Err: errors.New("-seed and -seeds exclude each other: give one seed or a list")}
 		}
-		if seeds, err = seedList(o.seeds); err != nil {
-			return usageError{err}
+		if seeds, err = cli.SeedList(o.seeds); err != nil {
+			return usageError{Err: err}
 		}
 	}
-	b, err := openDevice(o.device)
+	if o.set["max-memory"] && !(o.maxMemory > 0 && !math.IsInf(o.maxMemory, 0)) {
+		return usageError{Err: fmt.Errorf("-max-memory must be a finite number of GiB > 0, got %v", o.maxMemory)}
+	}
+	b, err := cli.OpenDevice(o.device)
 	if err != nil {
 		return err
 	}
-	err = report.Execute(report.Options{Task: task, Plan: plan, Backend: b, Cache: o.cache, Out: o.out, Seeds: seeds, Stdout: stdout, Stderr: stderr})
+	err = report.Execute(report.Options{Task: task, Plan: plan, Backend: b, Cache: o.cache, Out: o.out, Seeds: seeds,
+		Force: o.force, Restart: !o.resume, MaxMemory: o.maxMemory * (1 << 30), Stdout: stdout, Stderr: stderr})
 	if bad := (report.InputError{}); errors.As(err, &bad) {
-		return usageError{bad.Err}
+		return usageError{Err: bad.Err}
 	}
 	return err
-}
-
-// openDevice opens the backend asked for; with none asked for, the default
-// (cpu, or $DIFFTUNE_DEVICE).
-func openDevice(name string) (tensor.Backend, error) {
-	if name == "" {
-		return tensor.Default()
-	}
-	b, err := tensor.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("-device %s: %w", name, err)
-	}
-	return b, nil
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/difftune/difftune/cmd/internal/cli"
 )
 
 func TestBadFlagsAreUsageErrors(t *testing.T) {
@@ -41,7 +43,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a bad value created -out")
 	}
-	if _, err := openDevice("no-such-device"); err == nil || !strings.Contains(err.Error(), "available") {
+	if _, err := cli.OpenDevice("no-such-device"); err == nil || !strings.Contains(err.Error(), "available") {
 		t.Errorf("unknown device: %v", err)
 	}
 }

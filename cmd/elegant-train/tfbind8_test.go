@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -302,8 +303,33 @@ func TestTFBind8Seeds(t *testing.T) {
 	if again := mustRead(t, filepath.Join(out, "summary.json")); !bytes.Equal(again, raw) {
 		t.Errorf("the rerun's aggregate differs:\n%s\n%s", again, raw)
 	}
+	// A seed whose summary.json is missing is not reused as a whole: it
+	// runs again, reusing its finished runs, to the same numbers.
+	if err := os.Remove(filepath.Join(out, "seed7", "summary.json")); err != nil {
+		t.Fatal(err)
+	}
 	stdout.Reset()
-	if err := run(append(args, "-iters", "3"), &stdout, &stderr); err != nil {
+	stderr.Reset()
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatalf("rerun without seed7/summary.json: %v", err)
+	}
+	if n := strings.Count(stdout.String(), "reusing the finished run in"); n != 1 || !strings.Contains(stdout.String(), "== seed 7 →") {
+		t.Errorf("seed 7 without its summary.json was reused:\n%s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "reusing the finished run elegant") {
+		t.Errorf("seed 7 did not reuse its finished run:\n%s", stderr.String())
+	}
+	if again := mustRead(t, filepath.Join(out, "summary.json")); !reflect.DeepEqual(withoutSeconds(t, again), withoutSeconds(t, raw)) {
+		t.Errorf("the aggregate after seed 7's resume differs:\n%s\n%s", again, raw)
+	}
+	// Another setting is refused without -force, and replaces every seed
+	// with it.
+	var ue usageError
+	if err := run(append(args, "-iters", "3"), &bytes.Buffer{}, &bytes.Buffer{}); !errors.As(err, &ue) || !strings.Contains(err.Error(), "-force") {
+		t.Errorf("another setting without -force: %v", err)
+	}
+	stdout.Reset()
+	if err := run(append(args, "-iters", "3", "-force"), &stdout, &stderr); err != nil {
 		t.Fatalf("rerun with another setting: %v", err)
 	}
 	if n := strings.Count(stdout.String(), "reusing the finished run"); n != 0 {

@@ -1,0 +1,303 @@
+// Command seiko-train runs SEIKO (ALGORITHMS.md §2): online fine-tuning of a
+// pre-trained diffusion model from a counted budget of genuine-reward
+// queries, in rounds, with the variants Non-adaptive, Greedy, UCB, Bootstrap
+// and TS, and writes what it measured.
+//
+//	seiko-train                                        # gmm2d, every variant, CPU
+//	seiko-train -task tfbind8 -variant ucb,greedy -budget 2048
+//	seiko-train -task tfbind8 -seeds 1,2,3 -out runs/seiko_tf3
+//	seiko-train -quick                                 # the CI preset
+//
+// Outputs in -out (package algos/report): config.json, metrics.jsonl,
+// summary.json (each variant's oracle_queries, reward_genuine and curve of
+// [queries spent, mean genuine reward]), results.md, samples, plots,
+// checkpoints/ and queries_seiko-<variant>.jsonl, one line per query.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/difftune/difftune/algos"
+	"github.com/difftune/difftune/algos/report"
+	_ "github.com/difftune/difftune/algos/tasks" // registers the tasks
+	"github.com/difftune/difftune/cmd/internal/cli"
+	"github.com/difftune/difftune/tensor"
+)
+
+// usageError is a bad flag or value: one line, exit status 2.
+type usageError = cli.UsageError
+
+func main() { cli.Main("seiko-train", run) }
+
+// options are the flags that every task takes.
+type options struct {
+	task, variant, schedule, alphas, seeds, device, out, cache string
+	rounds, budget, evalSamples, iters                         int
+	beta, noise                                                float64
+	seed                                                       uint64
+	quick, force, resume                                       bool
+	set                                                        map[string]bool
+}
+
+func (o *options) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.task, "task", "gmm2d", "task: "+strings.Join(algos.TaskNames(), ", "))
+	fs.StringVar(&o.variant, "variant", "all", "comma-separated variants ("+strings.Join(algos.SEIKOVariants, ", ")+"), or all")
+	fs.IntVar(&o.rounds, "rounds", 0, "rounds of queries (default: the schedule's length; a longer run repeats its last batch)")
+	fs.IntVar(&o.budget, "budget", 0, "total queries of each variant (default: the schedule's sum); the last rounds shrink to fit")
+	fs.StringVar(&o.schedule, "batch-schedule", "", "comma-separated queries of each round, e.g. 256,512,1024,2048 (default: the task's)")
+	fs.StringVar(&o.alphas, "alpha", "", "KL weight α > 0 to the pre-trained model (default: the task's first)")
+	fs.Float64Var(&o.beta, "beta", 0, "KL weight β ≥ 0 to the previous round's model (default: α)")
+	fs.Float64Var(&o.noise, "noise", 0, "standard deviation of the oracle's observation noise (default: the task's)")
+	fs.IntVar(&o.iters, "iters", 0, "fine-tuning iterations of each round (default: the task's)")
+	fs.IntVar(&o.evalSamples, "eval-samples", 0, "samples drawn to evaluate each variant (default: the task's)")
+	fs.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed reproduces the run")
+	fs.StringVar(&o.seeds, "seeds", "", "comma-separated seeds: the plan once per seed into DIR/seed<N>/, means ± sd in DIR (instead of -seed)")
+	fs.StringVar(&o.device, "device", "", "backend: cpu (default, or $"+tensor.EnvDevice+"), cpu-ref, vulkan")
+	fs.StringVar(&o.out, "out", "", "output directory (default runs/seiko_<task>)")
+	fs.StringVar(&o.cache, "cache", cli.DefaultCache(), "directory of cached models (empty: no cache)")
+	fs.BoolVar(&o.quick, "quick", false, "the task's small preset for smoke tests; flags given still win")
+	fs.BoolVar(&o.force, "force", false, "replace a run of another configuration in -out (without it, such a run is refused)")
+	fs.BoolVar(&o.resume, "resume", true, "resume a stopped run of the same configuration in -out, reusing its finished runs; false starts it over")
+}
+
+func newFlagSet(o *options, t algos.Task, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("seiko-train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.register(fs)
+	if fsr, ok := t.(algos.FlagSetter); ok {
+		fsr.SetFlags(fs)
+	}
+	return fs
+}
+
+// parse reads the flags into options, the task and the plan.
+func parse(args []string, stderr io.Writer) (options, algos.Task, algos.Plan, error) {
+	var o options
+	spec, err := algos.LookupTask(cli.TaskArg(args))
+	if err != nil {
+		return o, nil, algos.Plan{}, usageError{Err: err}
+	}
+	task := spec.New(false)
+	fs := newFlagSet(&o, task, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, nil, algos.Plan{}, err
+		}
+		return o, nil, algos.Plan{}, usageError{Err: err}
+	}
+	if fs.NArg() > 0 {
+		return o, nil, algos.Plan{}, usageError{Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	o.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	if o.quick {
+		task = spec.New(true)
+		var scratch options
+		qs := newFlagSet(&scratch, task, io.Discard)
+		fs.Visit(func(f *flag.Flag) { qs.Set(f.Name, f.Value.String()) })
+	}
+	if o.out == "" {
+		o.out = "runs/seiko_" + spec.Name
+	}
+	plan, err := o.plan(task)
+	if err != nil {
+		return o, nil, algos.Plan{}, usageError{Err: err}
+	}
+	if err := task.Validate(); err != nil {
+		return o, nil, algos.Plan{}, usageError{Err: err}
+	}
+	if err := plan.Validate(); err != nil {
+		return o, nil, algos.Plan{}, usageError{Err: err}
+	}
+	return o, task, plan, nil
+}
+
+// plan is the task's default plan, its methods the variants asked for, with
+// the flags given applied.
+func (o *options) plan(task algos.Task) (algos.Plan, error) {
+	p := task.Defaults()
+	s := &p.Recipe.SEIKO
+	if len(s.Schedule) == 0 {
+		*s = algos.DefaultSEIKOOptions()
+	}
+	p.Methods = nil
+	variants := algos.SEIKOVariants
+	if o.variant != "all" {
+		variants = nil
+		for v := range strings.SplitSeq(o.variant, ",") {
+			v = strings.TrimPrefix(strings.TrimSpace(v), "seiko-")
+			if !slices.Contains(algos.SEIKOVariants, v) || slices.Contains(variants, v) {
+				return p, fmt.Errorf("-variant must be all or distinct variants of %v, got %q", algos.SEIKOVariants, o.variant)
+			}
+			variants = append(variants, v)
+		}
+	}
+	for _, v := range variants {
+		p.Methods = append(p.Methods, "seiko-"+v)
+	}
+	if o.set["batch-schedule"] {
+		s.Schedule = nil
+		for f := range strings.SplitSeq(o.schedule, ",") {
+			b, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || b < 2 {
+				return p, fmt.Errorf("-batch-schedule must be a comma-separated list of integers ≥ 2, got %q", o.schedule)
+			}
+			s.Schedule = append(s.Schedule, b)
+		}
+	}
+	if o.set["rounds"] {
+		if o.rounds < 1 {
+			return p, fmt.Errorf("-rounds must be ≥ 1, got %d", o.rounds)
+		}
+		for len(s.Schedule) < o.rounds {
+			s.Schedule = append(s.Schedule, s.Schedule[len(s.Schedule)-1])
+		}
+		s.Schedule = s.Schedule[:o.rounds]
+	}
+	if o.set["budget"] {
+		if o.budget < 2 {
+			return p, fmt.Errorf("-budget must be ≥ 2, got %d", o.budget)
+		}
+		s.Budget = o.budget
+	}
+	if o.set["alpha"] {
+		a, err := strconv.ParseFloat(strings.TrimSpace(o.alphas), 64)
+		if err != nil || !(a > 0) || math.IsInf(a, 0) {
+			return p, fmt.Errorf("-alpha must be a positive number, got %q", o.alphas)
+		}
+		p.Alphas = []float64{a}
+	}
+	nonNeg := func(name string, v float64) error {
+		if o.set[name] && !(v >= 0 && !math.IsInf(v, 0)) {
+			return fmt.Errorf("-%s must be a finite number ≥ 0, got %v", name, v)
+		}
+		return nil
+	}
+	for _, err := range []error{nonNeg("beta", o.beta), nonNeg("noise", o.noise)} {
+		if err != nil {
+			return p, err
+		}
+	}
+	if o.set["beta"] {
+		s.Beta = o.beta
+	}
+	if o.set["noise"] {
+		s.Noise = o.noise
+	}
+	if o.set["iters"] {
+		if o.iters < 0 {
+			return p, fmt.Errorf("-iters must be ≥ 0, got %d", o.iters)
+		}
+		s.Iters = o.iters
+	}
+	if o.set["eval-samples"] {
+		if o.evalSamples < 2 {
+			return p, fmt.Errorf("-eval-samples must be ≥ 2, got %d", o.evalSamples)
+		}
+		p.EvalSamples, p.TargetSamples = o.evalSamples, max(p.TargetSamples, o.evalSamples)
+	}
+	s.QueryLog, s.QueryLogSeed = o.out, o.set["seeds"]
+	p.Seed = o.seed
+	if len(s.Rounds()) == 0 {
+		return p, fmt.Errorf("a budget of %d queries leaves no round of the schedule %v", s.Budget, s.Schedule)
+	}
+	return p, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	o, task, plan, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var seeds []uint64
+	if o.set["seeds"] {
+		if o.set["seed"] {
+			return usageError{Err: errors.New("-seed and -seeds exclude each other: give one seed or a list")}
+		}
+		if seeds, err = cli.SeedList(o.seeds); err != nil {
+			return usageError{Err: err}
+		}
+	}
+	b, err := cli.OpenDevice(o.device)
+	if err != nil {
+		return err
+	}
+	err = report.Execute(report.Options{Task: task, Plan: plan, Backend: b, Cache: o.cache, Out: o.out, Seeds: seeds,
+		Force: o.force, Restart: !o.resume, Stdout: stdout, Stderr: stderr})
+	if bad := (report.InputError{}); errors.As(err, &bad) {
+		return usageError{Err: bad.Err}
+	}
+	if err != nil {
+		return err
+	}
+	dirs := []string{o.out}
+	if len(seeds) > 0 {
+		dirs = nil
+		for _, s := range seeds {
+			dirs = append(dirs, filepath.Join(o.out, fmt.Sprintf("seed%d", s)))
+		}
+	}
+	for _, d := range dirs {
+		if err := writeCurves(stdout, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeCurves prints every variant's queries and curve from a run
+// directory's summary.json, appends them to its results.md and plots them
+// (curves_genuine.png).
+func writeCurves(w io.Writer, dir string) error {
+	sum, err := readSummary(dir)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## SEIKO: genuine reward against queries spent\n\npre-trained model: %s\n\n| variant | queries | final genuine | curve [queries: mean genuine] |\n|---|---|---|---|\n",
+		fmtNum(sum.Methods["pretrained"].RewardGenuine))
+	fmt.Fprintf(w, "\n%s: SEIKO, genuine reward against queries spent (pre-trained %s)\n", dir, fmtNum(sum.Methods["pretrained"].RewardGenuine))
+	for _, r := range sum.Runs {
+		ms := sum.Methods[r.Name]
+		if len(ms.Curve) == 0 {
+			continue
+		}
+		var pts []string
+		for _, p := range ms.Curve {
+			pts = append(pts, fmt.Sprintf("%.0f: %s", float64(p[0]), fmtNum(p[1])))
+		}
+		fmt.Fprintf(w, "  %-18s %5d queries  final %s  curve %s\n", r.Name, ms.Queries, fmtNum(ms.RewardGenuine), strings.Join(pts, ", "))
+		fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", r.Name, ms.Queries, fmtNum(ms.RewardGenuine), strings.Join(pts, ", "))
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "results.md"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return report.WriteQueryCurves(filepath.Join(dir, "curves_genuine.png"), sum)
+}
+
+func fmtNum(n algos.Number) string {
+	if !n.Finite() {
+		return "—"
+	}
+	return strconv.FormatFloat(float64(n), 'f', 4, 64)
+}
