@@ -67,75 +67,23 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.maxMemory, "max-memory", 0, "GiB a run may expect to hold: a larger -batch or -eval-samples is refused (0: 80% of the physical memory)")
 }
 
-// newFlagSet is the flag set of a task: the common flags and the task's own.
-func newFlagSet(o *options, t algos.Task, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("elegant-train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.register(fs)
-	if fsr, ok := t.(algos.FlagSetter); ok {
-		fsr.SetFlags(fs)
-	}
-	return fs
-}
-
 // parse reads the flags into options, the task (its defaults, or its quick
 // preset, then the flags given) and the plan.
 func parse(args []string, stderr io.Writer) (options, algos.Task, algos.Plan, error) {
 	var o options
-	spec, err := algos.LookupTask(cli.TaskArg(args))
+	task, spec, set, err := cli.ParseTask("elegant-train", args, stderr, o.register, &o.quick)
 	if err != nil {
-		return o, nil, algos.Plan{}, usageError{Err: err}
+		return o, nil, algos.Plan{}, err
 	}
-	task := spec.New(false)
-	fs := newFlagSet(&o, task, stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, nil, algos.Plan{}, err
-		}
-		return o, nil, algos.Plan{}, usageError{Err: otherTaskFlag(err, spec.Name)}
-	}
-	if fs.NArg() > 0 {
-		return o, nil, algos.Plan{}, usageError{Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	}
-	o.set = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
-	if o.quick {
-		// The quick preset sets the task's defaults; the flags given win.
-		task = spec.New(true)
-		var scratch options
-		qs := newFlagSet(&scratch, task, io.Discard)
-		fs.Visit(func(f *flag.Flag) { qs.Set(f.Name, f.Value.String()) })
+	o.set = set
+	if o.out == "" {
+		o.out = "runs/" + spec.Name
 	}
 	plan, err := o.plan(task)
 	if err != nil {
 		return o, nil, algos.Plan{}, usageError{Err: err}
 	}
-	if err := task.Validate(); err != nil {
-		return o, nil, algos.Plan{}, usageError{Err: err}
-	}
-	if err := plan.Validate(); err != nil {
-		return o, nil, algos.Plan{}, usageError{Err: err}
-	}
-	if o.out == "" {
-		o.out = "runs/" + spec.Name
-	}
-	return o, task, plan, nil
-}
-
-// otherTaskFlag names the task that owns an undefined flag.
-func otherTaskFlag(err error, task string) error {
-	_, name, ok := strings.Cut(err.Error(), "flag provided but not defined: -")
-	if !ok {
-		return err
-	}
-	for _, other := range algos.TaskNames() {
-		spec, _ := algos.LookupTask(other)
-		var scratch options
-		if fs := newFlagSet(&scratch, spec.New(false), io.Discard); other != task && fs.Lookup(name) != nil {
-			return fmt.Errorf("-%s is a flag of -task %s (this is -task %s)", name, other, task)
-		}
-	}
-	return err
+	return o, task, plan, cli.Check(task, plan)
 }
 
 // plan is the task's default plan with the flags given applied.

@@ -69,42 +69,14 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.resume, "resume", true, "resume a stopped run of the same configuration in -out, reusing its finished runs; false starts it over")
 }
 
-func newFlagSet(o *options, t algos.Task, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("seiko-train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.register(fs)
-	if fsr, ok := t.(algos.FlagSetter); ok {
-		fsr.SetFlags(fs)
-	}
-	return fs
-}
-
 // parse reads the flags into options, the task and the plan.
 func parse(args []string, stderr io.Writer) (options, algos.Task, algos.Plan, error) {
 	var o options
-	spec, err := algos.LookupTask(cli.TaskArg(args))
+	task, spec, set, err := cli.ParseTask("seiko-train", args, stderr, o.register, &o.quick)
 	if err != nil {
-		return o, nil, algos.Plan{}, usageError{Err: err}
+		return o, nil, algos.Plan{}, err
 	}
-	task := spec.New(false)
-	fs := newFlagSet(&o, task, stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, nil, algos.Plan{}, err
-		}
-		return o, nil, algos.Plan{}, usageError{Err: err}
-	}
-	if fs.NArg() > 0 {
-		return o, nil, algos.Plan{}, usageError{Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	}
-	o.set = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
-	if o.quick {
-		task = spec.New(true)
-		var scratch options
-		qs := newFlagSet(&scratch, task, io.Discard)
-		fs.Visit(func(f *flag.Flag) { qs.Set(f.Name, f.Value.String()) })
-	}
+	o.set = set
 	if o.out == "" {
 		o.out = "runs/seiko_" + spec.Name
 	}
@@ -112,13 +84,7 @@ func parse(args []string, stderr io.Writer) (options, algos.Task, algos.Plan, er
 	if err != nil {
 		return o, nil, algos.Plan{}, usageError{Err: err}
 	}
-	if err := task.Validate(); err != nil {
-		return o, nil, algos.Plan{}, usageError{Err: err}
-	}
-	if err := plan.Validate(); err != nil {
-		return o, nil, algos.Plan{}, usageError{Err: err}
-	}
-	return o, task, plan, nil
+	return o, task, plan, cli.Check(task, plan)
 }
 
 // plan is the task's default plan, its methods the variants asked for, with

@@ -5,6 +5,7 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/difftune/difftune/algos"
 	"github.com/difftune/difftune/algos/report"
 	"github.com/difftune/difftune/tensor"
 )
@@ -92,4 +94,78 @@ func OpenDevice(name string) (tensor.Backend, error) {
 		return nil, fmt.Errorf("-device %s: %w", name, err)
 	}
 	return b, nil
+}
+
+// ParseTask parses args with the binary's own flags (register binds them)
+// and the flags of the task that -task names (algos.FlagSetter). It returns
+// the task with its defaults, or, when *quick is set after parsing, with its
+// quick preset and the task flags given applied again (explicit flags win
+// over the preset), and the names of the flags given. A flag of another
+// task is a UsageError naming that task; -h gives flag.ErrHelp.
+func ParseTask(name string, args []string, stderr io.Writer, register func(*flag.FlagSet), quick *bool) (algos.Task, algos.TaskSpec, map[string]bool, error) {
+	spec, err := algos.LookupTask(TaskArg(args))
+	if err != nil {
+		return nil, spec, nil, UsageError{err}
+	}
+	task := spec.New(false)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	register(fs)
+	setTaskFlags(fs, task)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, spec, nil, err
+		}
+		return nil, spec, nil, UsageError{otherTaskFlag(err, spec.Name)}
+	}
+	if fs.NArg() > 0 {
+		return nil, spec, nil, UsageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *quick {
+		task = spec.New(true)
+		qs := flag.NewFlagSet(name, flag.ContinueOnError)
+		setTaskFlags(qs, task)
+		fs.Visit(func(f *flag.Flag) {
+			if qs.Lookup(f.Name) != nil {
+				qs.Set(f.Name, f.Value.String())
+			}
+		})
+	}
+	return task, spec, set, nil
+}
+
+// Check validates a task and a plan as usage errors.
+func Check(task algos.Task, plan algos.Plan) error {
+	if err := task.Validate(); err != nil {
+		return UsageError{err}
+	}
+	if err := plan.Validate(); err != nil {
+		return UsageError{err}
+	}
+	return nil
+}
+
+func setTaskFlags(fs *flag.FlagSet, t algos.Task) {
+	if fsr, ok := t.(algos.FlagSetter); ok {
+		fsr.SetFlags(fs)
+	}
+}
+
+// otherTaskFlag names the task that owns an undefined flag.
+func otherTaskFlag(err error, task string) error {
+	_, name, ok := strings.Cut(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return err
+	}
+	for _, other := range algos.TaskNames() {
+		spec, _ := algos.LookupTask(other)
+		fs := flag.NewFlagSet(other, flag.ContinueOnError)
+		setTaskFlags(fs, spec.New(false))
+		if other != task && fs.Lookup(name) != nil {
+			return fmt.Errorf("-%s is a flag of -task %s (this is -task %s)", name, other, task)
+		}
+	}
+	return err
 }
