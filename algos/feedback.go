@@ -135,20 +135,11 @@ func (r *Regressor) Eval(x *autograd.Var) *autograd.Var {
 
 // Values implements Reward.
 func (r *Regressor) Values(x []float64) []float64 {
-	return rewardValues(r, x, r.Body.Layers[0].In(), r.backend)
+	return RewardValues(r, r.backend, tensor.Float32, x, r.Body.Layers[0].In())
 }
 
 // String implements Reward.
 func (r *Regressor) String() string { return r.spec }
-
-// rewardValues evaluates a Reward on rows of x without gradients.
-func rewardValues(rw Reward, x []float64, dim int, b tensor.Backend) []float64 {
-	var out []float64
-	autograd.NoGrad(func() {
-		out = rw.Eval(autograd.Const(tensor.FromFloat64As(b, tensor.Float32, x, len(x)/dim, dim))).Value.Float64s()
-	})
-	return out
-}
 
 // RidgeSolve returns argmin_w ‖Aw − y‖² + λ‖w‖² for A with rows of f
 // values, by a Cholesky factorization of AᵀA + λI.
@@ -263,7 +254,9 @@ func (u *UCBBonus) Eval(x *autograd.Var) *autograd.Var {
 }
 
 // Values implements Reward.
-func (u *UCBBonus) Values(x []float64) []float64 { return rewardValues(u, x, u.Dim, u.B) }
+func (u *UCBBonus) Values(x []float64) []float64 {
+	return RewardValues(u, u.B, tensor.Float32, x, u.Dim)
+}
 
 // String implements Reward.
 func (u *UCBBonus) String() string {
@@ -352,7 +345,9 @@ func (e *Ensemble) stack(x *autograd.Var) *autograd.Var {
 func (e *Ensemble) Eval(x *autograd.Var) *autograd.Var { return autograd.Max(e.stack(x), 1, false) }
 
 // Values implements Reward.
-func (e *Ensemble) Values(x []float64) []float64 { return rewardValues(e, x, e.Dim, e.B) }
+func (e *Ensemble) Values(x []float64) []float64 {
+	return RewardValues(e, e.B, tensor.Float32, x, e.Dim)
+}
 
 // String implements Reward.
 func (e *Ensemble) String() string { return fmt.Sprintf("max of %d bootstrap heads", len(e.Heads)) }

@@ -1,8 +1,6 @@
 package algos
 
 import (
-	"fmt"
-	"sort"
 	"time"
 
 	"github.com/difftune/difftune/nn"
@@ -84,34 +82,16 @@ type MethodSpec struct {
 	New func(r Recipe) Method
 }
 
-var methodSpecs = map[string]MethodSpec{}
+var methodRegistry = newRegistry[MethodSpec]("method")
 
 // RegisterMethod makes a method available by name. It panics on a duplicate.
-func RegisterMethod(s MethodSpec) {
-	if _, dup := methodSpecs[s.Name]; dup {
-		panic(fmt.Sprintf("algos: method %q registered twice", s.Name))
-	}
-	methodSpecs[s.Name] = s
-}
+func RegisterMethod(s MethodSpec) { methodRegistry.add(s.Name, s) }
 
 // LookupMethod returns a registered method.
-func LookupMethod(name string) (MethodSpec, error) {
-	s, ok := methodSpecs[name]
-	if !ok {
-		return MethodSpec{}, fmt.Errorf("unknown method %q (available: %v)", name, MethodNames())
-	}
-	return s, nil
-}
+func LookupMethod(name string) (MethodSpec, error) { return methodRegistry.lookup(name) }
 
 // MethodNames lists the registered methods in alphabetical order.
-func MethodNames() []string {
-	names := make([]string, 0, len(methodSpecs))
-	for n := range methodSpecs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func MethodNames() []string { return methodRegistry.names() }
 
 // Recipe holds a task's settings of the methods, each method reading the
 // parts it uses: the pathwise drift (ELEGANT's step 3 and the baselines

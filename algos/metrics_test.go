@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -75,4 +76,24 @@ func TestEnergyDistance(t *testing.T) {
 	if m := TopMean([]float64{1, 5, 3, 2, 4, 0, 9, 7, 8, 6}, 0.1); m != 9 {
 		t.Fatalf("top-10%% mean = %v", m)
 	}
+}
+
+// TestRegistry checks that a name registered twice panics and that an
+// unknown name is an error listing the names there are.
+func TestRegistry(t *testing.T) {
+	r := newRegistry[int]("widget")
+	r.add("b", 2)
+	r.add("a", 1)
+	if v, err := r.lookup("a"); err != nil || v != 1 {
+		t.Errorf("lookup a: %v, %v", v, err)
+	}
+	if _, err := r.lookup("c"); err == nil || !strings.Contains(err.Error(), `unknown widget "c" (available: [a b])`) {
+		t.Errorf("unknown name: %v", err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a duplicate registration did not panic")
+		}
+	}()
+	r.add("a", 3)
 }

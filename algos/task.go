@@ -2,8 +2,6 @@ package algos
 
 import (
 	"flag"
-	"fmt"
-	"sort"
 
 	"github.com/difftune/difftune/nn"
 	"github.com/difftune/difftune/tensor"
@@ -133,31 +131,13 @@ type TaskSpec struct {
 	New func(quick bool) Task
 }
 
-var taskSpecs = map[string]TaskSpec{}
+var taskRegistry = newRegistry[TaskSpec]("task")
 
 // RegisterTask makes a task available by name. It panics on a duplicate.
-func RegisterTask(s TaskSpec) {
-	if _, dup := taskSpecs[s.Name]; dup {
-		panic(fmt.Sprintf("algos: task %q registered twice", s.Name))
-	}
-	taskSpecs[s.Name] = s
-}
+func RegisterTask(s TaskSpec) { taskRegistry.add(s.Name, s) }
 
 // LookupTask returns a registered task.
-func LookupTask(name string) (TaskSpec, error) {
-	s, ok := taskSpecs[name]
-	if !ok {
-		return TaskSpec{}, fmt.Errorf("unknown task %q (available: %v)", name, TaskNames())
-	}
-	return s, nil
-}
+func LookupTask(name string) (TaskSpec, error) { return taskRegistry.lookup(name) }
 
 // TaskNames lists the registered tasks in alphabetical order.
-func TaskNames() []string {
-	names := make([]string, 0, len(taskSpecs))
-	for n := range taskSpecs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func TaskNames() []string { return taskRegistry.names() }

@@ -127,3 +127,16 @@ func writeNPY(path string, x []float64, d int) error {
 	}
 	return atomicfile.WriteFile(path, func(out io.Writer) error { return npy.Write(out, rows) })
 }
+
+// ReadSummary reads the summary.json of a run directory.
+func ReadSummary(dir string) (algos.Summary, error) {
+	var s algos.Summary
+	raw, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return s, fmt.Errorf("%s/summary.json: %w", dir, err)
+	}
+	return s, nil
+}

@@ -1,8 +1,13 @@
 package report
 
 import (
+	"fmt"
 	"image/color"
+	"io"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -54,4 +59,40 @@ func WriteQueryCurves(path string, s algos.Summary) error {
 	}
 	p.Legend.Top, p.Legend.Left = true, true
 	return savePlot(p, path)
+}
+
+// WriteQueryReport reads the summary.json of a finished run directory and,
+// for every run with a query curve (the SEIKO variants), prints its queries
+// spent and its curve to w, appends the same table to results.md and plots
+// the curves (curves_genuine.png).
+func WriteQueryReport(w io.Writer, dir string) error {
+	sum, err := ReadSummary(dir)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## SEIKO: genuine reward against queries spent\n\npre-trained model: %s\n\n| variant | queries | final genuine | curve [queries: mean genuine] |\n|---|---|---|---|\n",
+		Num(sum.Methods["pretrained"].RewardGenuine))
+	fmt.Fprintf(w, "\n%s: SEIKO, genuine reward against queries spent (pre-trained %s)\n", dir, Num(sum.Methods["pretrained"].RewardGenuine))
+	for _, r := range sum.Runs {
+		ms := sum.Methods[r.Name]
+		if len(ms.Curve) == 0 {
+			continue
+		}
+		var pts []string
+		for _, p := range ms.Curve {
+			pts = append(pts, fmt.Sprintf("%.0f: %s", float64(p[0]), Num(p[1])))
+		}
+		fmt.Fprintf(w, "  %-18s %5d queries  final %s  curve %s\n", r.Name, ms.Queries, Num(ms.RewardGenuine), strings.Join(pts, ", "))
+		fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", r.Name, ms.Queries, Num(ms.RewardGenuine), strings.Join(pts, ", "))
+	}
+	md := filepath.Join(dir, "results.md")
+	old, err := os.ReadFile(md)
+	if err != nil {
+		return err
+	}
+	if err := WriteText(md, string(old)+b.String()); err != nil {
+		return err
+	}
+	return WriteQueryCurves(filepath.Join(dir, "curves_genuine.png"), sum)
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/difftune/difftune/algos"
 	"github.com/difftune/difftune/autograd"
 	"github.com/difftune/difftune/nn"
 	"github.com/difftune/difftune/tensor"
@@ -290,14 +291,8 @@ func (r *MLPReward) Values(x []float64) []float64 { return r.Batch(x) }
 // Batch evaluates r̂ on the rows of x (rows of the network's input width)
 // without recording gradients.
 func (r *MLPReward) Batch(x []float64) []float64 {
-	w := r.Net.Layers[0].In()
 	p := r.Net.Layers[0].W.Value
-	var out []float64
-	autograd.NoGrad(func() {
-		t := tensor.FromFloat64As(p.Backend(), p.DType(), x, len(x)/w, w)
-		out = r.Eval(autograd.Const(t)).Value.Float64s()
-	})
-	return out
+	return algos.RewardValues(r, p.Backend(), p.DType(), x, r.Net.Layers[0].In())
 }
 
 func (r *MLPReward) String() string { return r.Spec }

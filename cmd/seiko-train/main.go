@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -216,54 +215,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	for _, d := range dirs {
-		if err := writeCurves(stdout, d); err != nil {
+		if err := report.WriteQueryReport(stdout, d); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// writeCurves prints every variant's queries and curve from a run
-// directory's summary.json, appends them to its results.md and plots them
-// (curves_genuine.png).
-func writeCurves(w io.Writer, dir string) error {
-	sum, err := readSummary(dir)
-	if err != nil {
-		return err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "\n## SEIKO: genuine reward against queries spent\n\npre-trained model: %s\n\n| variant | queries | final genuine | curve [queries: mean genuine] |\n|---|---|---|---|\n",
-		fmtNum(sum.Methods["pretrained"].RewardGenuine))
-	fmt.Fprintf(w, "\n%s: SEIKO, genuine reward against queries spent (pre-trained %s)\n", dir, fmtNum(sum.Methods["pretrained"].RewardGenuine))
-	for _, r := range sum.Runs {
-		ms := sum.Methods[r.Name]
-		if len(ms.Curve) == 0 {
-			continue
-		}
-		var pts []string
-		for _, p := range ms.Curve {
-			pts = append(pts, fmt.Sprintf("%.0f: %s", float64(p[0]), fmtNum(p[1])))
-		}
-		fmt.Fprintf(w, "  %-18s %5d queries  final %s  curve %s\n", r.Name, ms.Queries, fmtNum(ms.RewardGenuine), strings.Join(pts, ", "))
-		fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", r.Name, ms.Queries, fmtNum(ms.RewardGenuine), strings.Join(pts, ", "))
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "results.md"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(b.String()); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return report.WriteQueryCurves(filepath.Join(dir, "curves_genuine.png"), sum)
-}
-
-func fmtNum(n algos.Number) string {
-	if !n.Finite() {
-		return "—"
-	}
-	return strconv.FormatFloat(float64(n), 'f', 4, 64)
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/difftune/difftune/algos/report"
 )
 
 func TestBadFlagsAreUsageErrors(t *testing.T) {
@@ -44,7 +46,7 @@ func TestQuick(t *testing.T) {
 			t.Errorf("output %s missing or empty: %v", f, err)
 		}
 	}
-	sum, err := readSummary(out)
+	sum, err := report.ReadSummary(out)
 	if err != nil {
 		t.Fatal(err)
 	}
