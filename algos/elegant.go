@@ -56,17 +56,53 @@ func (m *Elegant) Fit(ctx *Context) (*Fitted, error) {
 	case m.LearnInitial && (m.Value.Points < 2 || m.Value.Rollouts < 1 || m.Initial.Steps < 1):
 		return nil, fmt.Errorf("ELEGANT needs value points ≥ 2, rollouts ≥ 1 and initial-law steps ≥ 1")
 	}
+	return withCheckpoints(ctx, func(resume bool) (*Fitted, error) { return m.fit(ctx, resume) })
+}
+
+// fit runs the three steps, checkpointed (Env.Checkpoints) at the end of
+// steps 1 and 2 and through step 3; with resume, from the checkpoint a
+// stopped invocation left. A finished step is not run again: its network is
+// built as the step builds it (the initializer's draws stay in order) and
+// takes its saved parameters.
+func (m *Elegant) fit(ctx *Context, resume bool) (*Fitted, error) {
 	ft, init, rng := newFineTuned(ctx, m.Initial.Steps)
+	ck := newFitCheckpoint(ctx, fmt.Sprintf("%s α=%v seed=%d %+v", ctx.Method, ctx.Alpha, ctx.Seed, *m), rng, resume)
+	ft.ckpt = ck
 	if m.LearnInitial {
-		value, err := fitValue(ctx, m.Value, init, rng)
+		value := newValueNet(ctx, m.Value, init)
+		done, err := ck.restoreFinished("value", value)
 		if err != nil {
 			return nil, err
 		}
+		if !done {
+			if _, err := ck.enter("value", nil, nil, nil); err != nil {
+				return nil, err
+			}
+			if err := fitValue(ctx, m.Value, value, rng); err != nil {
+				return nil, err
+			}
+			if err := ck.finish("value", value); err != nil {
+				return nil, err
+			}
+		}
+		nn.SetTrainable(value, false)
 		ft.Value = value
-		ctrl, err := fitInitialLaw(ctx, value, m.Initial, init, rng)
-		if err != nil {
+		ctrl := newInitialLaw(ctx, m.Initial, init)
+		if done, err = ck.restoreFinished("initial", ctrl); err != nil {
 			return nil, err
 		}
+		if !done {
+			if _, err := ck.enter("initial", nil, nil, nil); err != nil {
+				return nil, err
+			}
+			if err := fitInitialLaw(ctx, value, m.Initial, ctrl, rng); err != nil {
+				return nil, err
+			}
+			if err := ck.finish("initial", ctrl); err != nil {
+				return nil, err
+			}
+		}
+		nn.SetTrainable(ctrl, false)
 		ft.Init.Control = ctrl
 	}
 	if err := ft.fitDrift(ctx, ctx.Alpha, m.Drift, fullBackprop, init, rng); err != nil {
@@ -75,11 +111,24 @@ func (m *Elegant) Fit(ctx *Context) (*Fitted, error) {
 	return ft.fitted(), nil
 }
 
+// newValueNet builds step 1's network v̂₀.
+func newValueNet(ctx *Context, c ValueOptions, init *nn.Init) *nn.MLP {
+	return nn.NewMLP(init, tensor.ActSiLU, ctx.Pre.Dim, c.Width, c.Width, 1)
+}
+
+// newInitialLaw builds step 2's control ū, its last layer zero.
+func newInitialLaw(ctx *Context, c InitialOptions, init *nn.Init) *nn.TimeMLP {
+	ctrl := nn.NewTimeMLP(init, ctx.Pre.Dim, 16, ctx.Pre.Dim, tensor.ActSiLU, c.Width, c.Width)
+	ctrl.Net.ZeroLastLayer()
+	return ctrl
+}
+
 // fitValue is step 1: regress v̂₀(x₀) on the Monte-Carlo soft value
 // α·log((1/M)Σ_m exp(r̂(x_T^m)/α)) of M pre-trained rollouts from each x₀,
-// computed in log space (ALGORITHMS.md §1, step 1). Targets are standardized
-// for the fit; the returned network includes the scale.
-func fitValue(ctx *Context, c ValueOptions, init *nn.Init, rng *sde.Streams) (*nn.MLP, error) {
+// computed in log space (ALGORITHMS.md §1, step 1), into net (newValueNet).
+// Targets are standardized for the fit; the network then includes the
+// scale.
+func fitValue(ctx *Context, c ValueOptions, net *nn.MLP, rng *sde.Streams) error {
 	b, pre, reward, alpha := ctx.Backend, ctx.Pre, ctx.Task.Nominal(), ctx.Alpha
 	p, m, d := c.Points, c.Rollouts, pre.Dim
 	x0 := tensor.RandNormal(b, tensor.Float32, rng.Seed, rng.Next(), p, d)
@@ -104,7 +153,7 @@ func fitValue(ctx *Context, c ValueOptions, init *nn.Init, rng *sde.Streams) (*n
 	for i := range p {
 		target[i] = alpha * (logSumExpScaled(rewards[i*m:(i+1)*m], 1/alpha) - math.Log(float64(m)))
 		if math.IsNaN(target[i]) || math.IsInf(target[i], 0) {
-			return nil, fmt.Errorf("step 1: the soft value at point %d is %v (reward not finite?)", i, target[i])
+			return fmt.Errorf("step 1: the soft value at point %d is %v (reward not finite?)", i, target[i])
 		}
 	}
 	mu, sd := Mean(target), Stddev(target)
@@ -122,13 +171,12 @@ func fitValue(ctx *Context, c ValueOptions, init *nn.Init, rng *sde.Streams) (*n
 	if hold > 0 {
 		xFit, yFit = x0.Slice(0, 0, p-hold).Contiguous(), y.Slice(0, 0, p-hold).Contiguous()
 	}
-	net := nn.NewMLP(init, tensor.ActSiLU, d, c.Width, c.Width, 1)
 	opt := nn.NewAdam(nn.Vars(net), nn.ConstantLR(c.LR))
 	for it := range c.Iters {
 		loss := autograd.MeanAll(autograd.Square(autograd.Sub(net.Forward(autograd.Const(xFit)), autograd.Const(yFit))))
 		l := loss.Value.Item()
 		if !Number(l).Finite() {
-			return nil, fmt.Errorf("step 1: regression loss is %v at iteration %d", l, it)
+			return fmt.Errorf("step 1: regression loss is %v at iteration %d", l, it)
 		}
 		loss.Backward()
 		opt.Step()
@@ -147,8 +195,7 @@ func fitValue(ctx *Context, c ValueOptions, init *nn.Init, rng *sde.Streams) (*n
 	last := net.Layers[len(net.Layers)-1]
 	last.W.Value = tensor.Scale(last.W.Value, sd)
 	last.B.Value = tensor.Shift(tensor.Scale(last.B.Value, sd), mu)
-	nn.SetTrainable(net, false)
-	return net, nil
+	return nil
 }
 
 // shrinkValue shrinks a value fit toward its mean m̄ over the points it was
@@ -193,11 +240,9 @@ func logSumExpScaled(v []float64, scale float64) float64 {
 }
 
 // fitInitialLaw is step 2: learn ū minimizing E[−v̂₀(z₁) + α·Σ‖ū‖²/2·Δτ], so
-// that z₁ ~ ν* ∝ exp(v̂₀/α)·N(0, I).
-func fitInitialLaw(ctx *Context, value *nn.MLP, c InitialOptions, init *nn.Init, rng *sde.Streams) (*nn.TimeMLP, error) {
+// that z₁ ~ ν* ∝ exp(v̂₀/α)·N(0, I), training ctrl (newInitialLaw).
+func fitInitialLaw(ctx *Context, value *nn.MLP, c InitialOptions, ctrl *nn.TimeMLP, rng *sde.Streams) error {
 	b, dim := ctx.Backend, ctx.Pre.Dim
-	ctrl := nn.NewTimeMLP(init, dim, 16, dim, tensor.ActSiLU, c.Width, c.Width)
-	ctrl.Net.ZeroLastLayer()
 	law := sde.InitialLaw{Steps: c.Steps, Control: ctrl}
 	opt := nn.NewAdam(nn.Vars(ctrl), nn.ConstantLR(c.LR))
 	for it := range c.Iters {
@@ -206,7 +251,7 @@ func fitInitialLaw(ctx *Context, value *nn.MLP, c InitialOptions, init *nn.Init,
 		loss := autograd.MeanAll(autograd.Sub(autograd.Scale(cost, ctx.Alpha), v))
 		l := loss.Value.Item()
 		if !Number(l).Finite() {
-			return nil, fmt.Errorf("step 2: loss is %v at iteration %d", l, it)
+			return fmt.Errorf("step 2: loss is %v at iteration %d", l, it)
 		}
 		loss.Backward()
 		opt.Step()
@@ -215,6 +260,5 @@ func fitInitialLaw(ctx *Context, value *nn.MLP, c InitialOptions, init *nn.Init,
 		}
 		ctx.Tick("initial", it+1, c.Iters)
 	}
-	nn.SetTrainable(ctrl, false)
-	return ctrl, nil
+	return nil
 }

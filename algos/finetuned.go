@@ -25,6 +25,8 @@ type FineTuned struct {
 	// DivergedAt is the drift iteration at which the loss stopped being finite
 	// (−1 if it never did); the control holds the last finite parameters.
 	DivergedAt int
+	// ckpt checkpoints the drift fit (nil: none).
+	ckpt *fitCheckpoint
 }
 
 // Sample draws n points with their path-KL estimates: of the initial law

@@ -45,11 +45,14 @@ func (m *Unregularized) Fit(ctx *Context) (*Fitted, error) {
 	if m.Truncated && (m.LastK < 1 || m.LastK > ctx.Pre.Steps) {
 		return nil, fmt.Errorf("%s needs K between 1 and the %d steps, got %d", ctx.Method, ctx.Pre.Steps, m.LastK)
 	}
-	ft, init, rng := newFineTuned(ctx, m.InitSteps)
-	if err := ft.fitDrift(ctx, 0, m.Drift, m.schedule(ctx.Seed, ctx.Pre.Steps), init, rng); err != nil {
-		return nil, err
-	}
-	return ft.fitted(), nil
+	return withCheckpoints(ctx, func(resume bool) (*Fitted, error) {
+		ft, init, rng := newFineTuned(ctx, m.InitSteps)
+		ft.ckpt = newFitCheckpoint(ctx, fmt.Sprintf("%s seed=%d %+v", ctx.Method, ctx.Seed, *m), rng, resume)
+		if err := ft.fitDrift(ctx, 0, m.Drift, m.schedule(ctx.Seed, ctx.Pre.Steps), init, rng); err != nil {
+			return nil, err
+		}
+		return ft.fitted(), nil
+	})
 }
 
 // schedule returns the DetachBefore of each iteration: 0 (full

@@ -20,6 +20,11 @@ type Env struct {
 	// earlier, stopped invocation finished: the runner reuses them instead of
 	// fitting them again.
 	Runs RunStore
+	// Checkpoints, if set, keeps the state of a fit every few iterations
+	// and at its phase boundaries, and hands back the one a stopped
+	// invocation left: the pathwise fits resume from it, to the same bits.
+	// nil: none.
+	Checkpoints Checkpointer
 }
 
 // RunStore persists finished runs (package algos/report keeps them in the

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/difftune/difftune/autograd"
 	"github.com/difftune/difftune/tensor"
@@ -47,6 +48,44 @@ func NewAdam(params []*autograd.Var, lr Schedule) *Adam {
 		a.v = append(a.v, tensor.ZerosLike(p.Value))
 	}
 	return a
+}
+
+// AdamState is what an Adam optimizer has learned besides the parameters:
+// its first and second moments (one per parameter, in order) and the number
+// of steps taken, for a checkpoint.
+type AdamState struct {
+	M, V []*tensor.Tensor
+	Step int
+}
+
+// State returns the optimizer's moments (clones) and step count.
+func (a *Adam) State() AdamState {
+	s := AdamState{Step: a.step}
+	for i := range a.m {
+		s.M = append(s.M, a.m[i].Clone())
+		s.V = append(s.V, a.v[i].Clone())
+	}
+	return s
+}
+
+// SetState restores a state from State of an optimizer over parameters of
+// the same shapes: the steps that follow are those that followed it.
+func (a *Adam) SetState(s AdamState) error {
+	if len(s.M) != len(a.m) || len(s.V) != len(a.v) || s.Step < 0 {
+		return fmt.Errorf("nn: Adam state of %d/%d moments at step %d for %d parameters", len(s.M), len(s.V), s.Step, len(a.m))
+	}
+	for i := range a.m {
+		for _, t := range []*tensor.Tensor{s.M[i], s.V[i]} {
+			if !slices.Equal(t.Shape(), a.m[i].Shape()) || t.DType() != a.m[i].DType() {
+				return fmt.Errorf("nn: Adam moment %d has shape %v (%v), the parameter %v (%v)", i, t.Shape(), t.DType(), a.m[i].Shape(), a.m[i].DType())
+			}
+		}
+	}
+	for i := range a.m {
+		a.m[i], a.v[i] = s.M[i].Clone(), s.V[i].Clone()
+	}
+	a.step = s.Step
+	return nil
 }
 
 // Step updates every parameter that has a gradient, then clears the gradients.

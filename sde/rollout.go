@@ -34,6 +34,14 @@ func (s *Streams) Next() uint64 {
 	return s.used << 32
 }
 
+// Used is the number of blocks reserved so far: the stream's position, for
+// a checkpoint.
+func (s *Streams) Used() uint64 { return s.used }
+
+// Seek sets the position to one that Used returned: the draws that follow
+// are those that followed it.
+func (s *Streams) Seek(used uint64) { s.used = used }
+
 // Rollout integrates the generative SDE dx = (f_pre + u)dt + σ(t)dW of a VP
 // model by Euler–Maruyama (ALGORITHMS.md §0) and accumulates the path KL
 // Σ_k ‖u_k‖²/(2σ²(t_k))·Δt (§1) per sample. States are [n, ...] (rank ≥ 2,

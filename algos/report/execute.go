@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/difftune/difftune/algos"
 	"github.com/difftune/difftune/tensor"
@@ -32,8 +34,12 @@ type Options struct {
 	Force, Restart bool
 	// MaxMemory is the most bytes a run may expect to hold (0: 80 % of the
 	// physical memory, when it can be read).
-	MaxMemory      float64
-	Stdout, Stderr io.Writer
+	MaxMemory float64
+	// CheckpointEvery is the number of fine-tuning iterations between two
+	// checkpoints of a fit in progress (0: DefaultCheckpointEvery); a
+	// stopped run resumes from the last one.
+	CheckpointEvery int
+	Stdout, Stderr  io.Writer
 }
 
 // Config is what config.json records of a run, besides the device and the
@@ -156,6 +162,7 @@ func Execute(o Options) error {
 		return err
 	}
 	defer lock.Unlock()
+	defer onInterrupt(lock, o.Out, o.Stderr)()
 	if len(o.Seeds) > 0 {
 		return executeSeeds(o)
 	}
@@ -174,7 +181,7 @@ func executeOnce(o Options) (*algos.Result, error) {
 	}
 	var d *Dir
 	if mode == dirResume {
-		bars.Notice(fmt.Sprintf("resuming the run of the same configuration in %s: its finished runs are reused, metrics.jsonl is appended to (elegant-train -resume=false starts over)", o.Out))
+		bars.Notice(fmt.Sprintf("resuming the run of the same configuration in %s: its finished runs are reused, metrics.jsonl is appended to (-resume=false starts over)", o.Out))
 		d, err = ResumeDir(o.Out)
 	} else {
 		d, err = OpenDir(o.Out, o.config(), o.Backend.Name())
@@ -186,9 +193,9 @@ func executeOnce(o Options) (*algos.Result, error) {
 	if mode == dirResume {
 		d.Log(algos.Event{Method: "runner", Phase: "resume"})
 	}
-	store := &runStore{d: d, task: o.Task, notice: bars.Notice}
-	env := algos.Env{Backend: o.Backend, Cache: o.Cache, Runs: store,
-		Hooks: algos.Hooks{Log: d.Log, Progress: bars.Update, Notice: bars.Notice}}
+	store := &runStore{d: d, task: o.Task, notice: bars.Notice, every: o.CheckpointEvery}
+	env := algos.Env{Backend: o.Backend, Cache: o.Cache, Runs: store, Checkpoints: store,
+		Hooks: algos.Hooks{Log: store.log, Progress: bars.Update, Notice: bars.Notice}}
 	res, err := algos.Run(env, o.Task, o.Plan)
 	bars.Done()
 	if mode == dirResume {
@@ -259,4 +266,34 @@ func executeSeeds(o Options) error {
 	fmt.Fprintf(o.Stdout, "\nover seeds %v (mean ± sd):\n%s", o.Seeds, table)
 	fmt.Fprintf(o.Stdout, "wrote %s/{summary.json,results.md} and one directory per seed\n", strings.TrimRight(o.Out, "/"))
 	return nil
+}
+
+// onInterrupt makes SIGINT and SIGTERM stop the run cleanly until the
+// returned function is called: the lock is released, one line says how to
+// resume, and the process exits with status 128 + the signal's number (130,
+// 143). Every file of the run directory is replaced atomically and
+// metrics.jsonl is appended to line by line, so what the run leaves is what
+// a resume continues from: its finished runs and the last checkpoint of the
+// fit it was in.
+func onInterrupt(lock *Lock, out string, stderr io.Writer) (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			lock.Unlock()
+			code := 1
+			if n, ok := sig.(syscall.Signal); ok {
+				code = 128 + int(n)
+			}
+			fmt.Fprintf(stderr, "\n%s: interrupted (%v): stopped; the same command resumes the run in %s\n", filepath.Base(os.Args[0]), sig, out)
+			os.Exit(code)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }

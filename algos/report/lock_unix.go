@@ -4,12 +4,25 @@ package report
 
 import (
 	"errors"
-	"syscall"
+	"os"
+
+	"golang.org/x/sys/unix"
 )
 
-// alive reports whether a process of that pid exists (one of another user
-// counts).
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+// tryLock takes flock(2)'s exclusive lock of f without waiting: false if
+// another open file holds it. The kernel releases it when f is closed or
+// the process ends.
+func tryLock(f *os.File) (bool, error) {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EWOULDBLOCK):
+			return false, nil
+		}
+		return false, err
+	}
 }

@@ -49,6 +49,11 @@ type runStore struct {
 	task           algos.Task // set up: its reward names the checkpoints
 	notice         func(string)
 	reused, fitted []string
+	// every is the number of iterations between checkpoints of a fit (0:
+	// DefaultCheckpointEvery); muted is set while a resumed fit replays
+	// events that metrics.jsonl already holds.
+	every int
+	muted bool
 }
 
 // Save writes the run's checkpoints, its samples (float64, exact), then
@@ -76,7 +81,7 @@ func (s *runStore) Save(run algos.RunInfo, saved algos.SavedRun, fit *algos.Fitt
 		return err
 	}
 	s.fitted = append(s.fitted, run.Name)
-	return nil
+	return s.removePartial(run.Name)
 }
 
 // Load reads a run saved by Save; a missing run is silently absent, an

@@ -3,13 +3,18 @@ package report
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -47,10 +52,125 @@ func TestLockRefusesASecondRunAndTakesOverAStaleOne(t *testing.T) {
 	assert.Contains(t, string(raw), `"pid":`+strconv.Itoa(os.Getpid()))
 	require.NoError(t, l.Unlock())
 
-	// A fresh unreadable lock (its owner may be writing it) is respected.
-	require.NoError(t, os.WriteFile(filepath.Join(dir, LockName), nil, 0o644))
+	// A held lock is respected even before its owner wrote its pid; a lock
+	// file that nobody holds is stale whatever it holds, and taken over.
+	l, err = LockDir(dir, nil)
+	require.NoError(t, err)
+	require.NoError(t, l.f.Truncate(0))
 	_, err = LockDir(dir, nil)
-	assert.ErrorAs(t, err, &le)
+	require.ErrorAs(t, err, &le)
+	assert.Contains(t, err.Error(), "in use by another process")
+	require.NoError(t, l.Unlock())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, LockName), []byte("garbage"), 0o644))
+	notices = nil
+	l, err = LockDir(dir, func(m string) { notices = append(notices, m) })
+	require.NoError(t, err)
+	require.Len(t, notices, 1)
+	assert.Contains(t, notices[0], "unreadable stale lock")
+	require.NoError(t, l.Unlock())
+	require.NoError(t, l.Unlock(), "a second Unlock")
+}
+
+// TestLockRaceHasOneWinner races goroutines, each with its own open file,
+// for a stale lock (a dead process's pid inside) and for a lock that its
+// owner releases meanwhile: in every round exactly one wins.
+func TestLockRaceHasOneWinner(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock")
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command("true")
+	require.NoError(t, cmd.Run())
+	stale := []byte(`{"pid":` + strconv.Itoa(cmd.Process.Pid) + `,"started":"then"}`)
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for round := range 30 {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, LockName), stale, 0o644))
+		var held *Lock
+		if round%2 == 1 {
+			// The owner unlocks while the others race: some open its file
+			// before it goes and must not count it as theirs.
+			var err error
+			held, err = LockDir(dir, nil)
+			require.NoError(t, err)
+		}
+		const racers = 8
+		var wg sync.WaitGroup
+		locks := make([]*Lock, racers)
+		errs := make([]error, racers)
+		start := make(chan struct{})
+		for i := range racers {
+			wg.Go(func() {
+				<-start
+				locks[i], errs[i] = LockDir(dir, nil)
+			})
+		}
+		close(start)
+		if held != nil {
+			require.NoError(t, held.Unlock())
+		}
+		wg.Wait()
+		won := 0
+		for i := range locks {
+			if errs[i] == nil {
+				won++
+				continue
+			}
+			var le LockError
+			require.ErrorAs(t, errs[i], &le, "round %d", round)
+		}
+		if held == nil {
+			require.Equal(t, 1, won, "round %d: winners of a stale lock", round)
+		} else {
+			// Those that tried before the owner left lost; of the later
+			// ones exactly one won: never two.
+			require.LessOrEqual(t, won, 1, "round %d: winners", round)
+		}
+		for _, l := range locks {
+			if l != nil {
+				require.NoError(t, l.Unlock())
+			}
+		}
+	}
+}
+
+// TestLockOfAKilledProcess holds the lock in a child process: the parent is
+// refused, naming the child; once the child is killed (SIGKILL: nothing
+// removes its file) the parent takes the lock over.
+func TestLockOfAKilledProcess(t *testing.T) {
+	if dir := os.Getenv("DIFFTUNE_TEST_HOLD_LOCK"); dir != "" {
+		if _, err := LockDir(dir, nil); err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("locked\n")
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock")
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	child := exec.Command(os.Args[0], "-test.run", "^TestLockOfAKilledProcess$")
+	child.Env = append(os.Environ(), "DIFFTUNE_TEST_HOLD_LOCK="+dir)
+	out, err := child.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	defer child.Process.Kill()
+	line := make([]byte, 7)
+	_, err = io.ReadFull(out, line)
+	require.NoError(t, err)
+	require.Equal(t, "locked\n", string(line))
+	_, err = LockDir(dir, nil)
+	var le LockError
+	require.ErrorAs(t, err, &le)
+	assert.Equal(t, child.Process.Pid, le.PID)
+	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
+	child.Wait()
+	var notices []string
+	l, err := LockDir(dir, func(m string) { notices = append(notices, m) })
+	require.NoError(t, err)
+	require.Len(t, notices, 1)
+	assert.Contains(t, notices[0], strconv.Itoa(child.Process.Pid))
+	require.NoError(t, l.Unlock())
 }
 
 func TestPrepareDirRefusesAnotherConfiguration(t *testing.T) {

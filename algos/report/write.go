@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/difftune/difftune/algos"
@@ -35,13 +36,15 @@ func WriteResult(d *Dir, res *algos.Result) error {
 	fw, seqs := res.Task.(FASTAWriter)
 	for _, n := range slices.Sorted(maps.Keys(res.Samples)) {
 		x := res.Samples[n]
-		if err := writeNPY(d.File("samples_"+n+".npy"), x, dim); err != nil {
+		d.crashBefore("samples_" + n + ".npy")
+		if err := WriteNPY(d.File("samples_"+n+".npy"), x, dim); err != nil {
 			return err
 		}
 		if n == "exact" {
 			continue
 		}
 		if seqs {
+			d.crashBefore("samples_" + n + ".fasta")
 			if err := atomicfile.WriteFile(d.File("samples_"+n+".fasta"), func(w io.Writer) error { return fw.WriteFASTA(w, n, x) }); err != nil {
 				return err
 			}
@@ -68,6 +71,7 @@ func WriteResult(d *Dir, res *algos.Result) error {
 			return err
 		}
 	}
+	d.crashBefore("hist_genuine.png")
 	if err := writeHistograms(d.File("hist_genuine.png"), res); err != nil {
 		return err
 	}
@@ -76,10 +80,18 @@ func WriteResult(d *Dir, res *algos.Result) error {
 			return err
 		}
 	}
+	d.crashBefore("results.md")
 	if err := WriteText(d.File("results.md"), Markdown(res)); err != nil {
 		return err
 	}
+	d.crashBefore("summary.json")
 	return WriteJSON(d.File("summary.json"), s)
+}
+
+// crashBefore is the crash hook (EnvCrashAt) before WriteResult writes a
+// file: write:<the directory's last element>/<name>.
+func (d *Dir) crashBefore(name string) {
+	crashPoint("write:" + filepath.Base(d.Path) + "/" + name)
 }
 
 // saveCheckpoints writes the networks of a run's fit (none: nothing) as
