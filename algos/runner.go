@@ -173,6 +173,7 @@ func Run(env Env, task Task, p Plan) (*Result, error) {
 			sum.Runs = append(sum.Runs, run)
 		}
 	}
+	summarizeOnline(&sum, res, p)
 	res.Summary = sum
 	return res, nil
 }
@@ -252,6 +253,9 @@ func fitAndEvaluate(ctx *Context, spec MethodSpec, p Plan, res *Result) (MethodS
 	ms := ctx.Task.Evaluate(x, kl, ctx.Alpha)
 	ms.Seconds = Number(seconds)
 	ms.Queries = ctx.Task.Oracle().Queries() - before
+	if len(fit.QueryCurve) > 0 {
+		passedAt = nil // an online method's batches are scored by its own reward models, not by r̂
+	}
 	ms.PassedTargetAt, ms.LeftSupportAt = passedAt, leftAt
 	if fit.Setting != "" {
 		ms.Note("setting", fit.Setting)

@@ -19,6 +19,7 @@ func init() {
 		{"ucb", "rounds, fine-tuning toward r̂ + C₁·min(C₂, √(φᵀΣ⁻¹φ)), Σ the Gram matrix of the features"},
 		{"bootstrap", "rounds, fine-tuning toward the max over bootstrap heads"},
 		{"ts", "rounds, fine-tuning toward one bootstrap head drawn at random (Thompson sampling)"},
+		{"mss", "continuous SEIKO: bootstrap's reward, the control as impulses at the K times of largest ensemble spread"},
 	} {
 		RegisterMethod(MethodSpec{Name: "seiko-" + v.variant,
 			Doc: "SEIKO " + v.variant + ": " + v.doc + "; KL α to the pre-trained and β to the previous round's model (ALGORITHMS.md §2)",
@@ -29,7 +30,7 @@ func init() {
 }
 
 // SEIKOVariants are the variants in report order.
-var SEIKOVariants = []string{"nonadaptive", "greedy", "ucb", "bootstrap", "ts"}
+var SEIKOVariants = []string{"nonadaptive", "greedy", "ucb", "bootstrap", "ts", "mss"}
 
 // SEIKOOptions set the online methods: the query rounds, the oracle's
 // noise, the reward model and the fine-tuning of each round.
@@ -48,9 +49,15 @@ type SEIKOOptions struct {
 	Model RegressorOptions
 	// Heads is the number of bootstrap heads (bootstrap, ts).
 	Heads int
-	// C1 (< 0: the spread of r̂ on pre-trained samples) and C2 set the UCB
-	// bonus.
+	// C1 (< 0: the standard deviation of the first round's answers) and C2
+	// set the UCB bonus.
 	C1, C2 float64
+	// K is the number of impulses of continuous SEIKO (mss); K ≥ the grid's
+	// steps is the full drift, bootstrap's fit. Select chooses their times:
+	// "spread" (the measurement selection strategy: largest ensemble
+	// spread) or "last" (the K last steps, a baseline).
+	K      int
+	Select string `json:",omitempty"`
 	// CurveSamples samples of each round's model score the curve (uncounted
 	// evaluation, never seen by the method).
 	CurveSamples int
@@ -64,9 +71,9 @@ type SEIKOOptions struct {
 // DefaultSEIKOOptions are the settings of a task that gives none: the
 // authors' schedule halved (256 … 2048 queries), β = α, noise 0.1, 40
 // fine-tuning iterations a round, a 64 → 16 reward MLP, 4 heads, C₁ = the
-// spread of r̂, C₂ = 1.
+// spread of the first answers, C₂ = 1, K = 5 impulses.
 func DefaultSEIKOOptions() SEIKOOptions {
-	return SEIKOOptions{Schedule: []int{256, 512, 1024, 2048}, Beta: -1, Noise: 0.1, Iters: 40, Heads: 4, C1: -1, C2: 1, CurveSamples: 1000,
+	return SEIKOOptions{Schedule: []int{256, 512, 1024, 2048}, Beta: -1, Noise: 0.1, Iters: 40, Heads: 4, C1: -1, C2: 1, K: 5, CurveSamples: 1000,
 		Model: RegressorOptions{Width: 64, Features: 16, Iters: 300, LR: 1e-2, WeightDecay: 1e-4, Lambda: 1e-3}}
 }
 
@@ -86,8 +93,10 @@ func (o SEIKOOptions) validate() error {
 		return fmt.Errorf("SEIKO: noise must be a finite number ≥ 0, got %v", o.Noise)
 	case math.IsNaN(o.Beta) || math.IsInf(o.Beta, 0):
 		return fmt.Errorf("SEIKO: β must be finite, got %v", o.Beta)
-	case o.Iters < 0 || o.Heads < 1 || o.CurveSamples < 2:
-		return fmt.Errorf("SEIKO needs iters ≥ 0, heads ≥ 1 and curve samples ≥ 2, got %d, %d, %d", o.Iters, o.Heads, o.CurveSamples)
+	case o.Iters < 0 || o.Heads < 1 || o.CurveSamples < 2 || o.K < 1:
+		return fmt.Errorf("SEIKO needs iters ≥ 0, heads ≥ 1, curve samples ≥ 2 and K ≥ 1, got %d, %d, %d, %d", o.Iters, o.Heads, o.CurveSamples, o.K)
+	case o.Select != "" && o.Select != "spread" && o.Select != "last":
+		return fmt.Errorf("SEIKO: impulse times are selected by spread or last, got %q", o.Select)
 	case math.IsNaN(o.C1) || math.IsInf(o.C1, 0) || !(o.C2 > 0):
 		return fmt.Errorf("SEIKO: need a finite C1 and C2 > 0, got %v, %v", o.C1, o.C2)
 	}
@@ -160,9 +169,6 @@ func (m *Seiko) Fit(ctx *Context) (*Fitted, error) {
 		beta = alpha
 	}
 	c1 := o.C1
-	if c1 < 0 {
-		c1 = ctx.Spread
-	}
 	// The oracle: this run's budget on top of what was spent before, its
 	// noise and its log; restored afterwards.
 	oracle := ctx.Task.Oracle()
@@ -209,6 +215,7 @@ func (m *Seiko) Fit(ctx *Context) (*Fitted, error) {
 	ft, init, rng := newFineTuned(ctx, m.InitSteps)
 	sampleRng := &sde.Streams{Seed: ctx.Seed ^ 0x5e1c0}
 	evalRng := &sde.Streams{Seed: ctx.Seed ^ 0xc0ffee}
+	mssRng := &sde.Streams{Seed: ctx.Seed ^ 0x3a55}
 	curveAt := func(spent int) QueryPoint {
 		x, _, _ := ft.Sample(b, o.CurveSamples, evalRng)
 		return QueryPoint{Queries: spent, Genuine: Mean(oracle.Score(x))}
@@ -228,9 +235,20 @@ func (m *Seiko) Fit(ctx *Context) (*Fitted, error) {
 		}
 		spent += bi
 		xs, ys = append(xs, x...), append(ys, y...)
+		if c1 < 0 {
+			c1 = Stddev(y)
+		}
 		reward, desc, err := m.rewardModel(ctx, xs, ys, d, i, c1)
 		if err != nil {
 			return nil, fmt.Errorf("%s round %d: %w", ctx.Method, i+1, err)
+		}
+		fitCtx := ctx
+		if m.Variant == "mss" {
+			at, _ := impulseTimes(b, ft, reward.(*Ensemble), o.K, o.Select, drift.Batch, mssRng)
+			if fitCtx, err = impulseContext(ctx, at); err != nil {
+				return nil, err
+			}
+			desc += fmt.Sprintf(", impulses at s = %s", describeTimes(at))
 		}
 		settings = append(settings, desc)
 		goal := driftGoal{Reward: reward, Alpha: alpha + beta, ColdControl: true}
@@ -238,7 +256,7 @@ func (m *Seiko) Fit(ctx *Context) (*Fitted, error) {
 			goal = driftGoal{Reward: reward, Alpha: alpha, Beta: beta, Ref: prev, Warm: prev, ColdControl: true}
 		}
 		next := &FineTuned{Pre: pre, Init: ft.Init, DivergedAt: -1}
-		if err := next.fitDriftGoal(ctx, goal, drift, fullBackprop, init, rng); err != nil {
+		if err := next.fitDriftGoal(fitCtx, goal, drift, fullBackprop, init, rng); err != nil {
 			return nil, err
 		}
 		ft = next
@@ -284,16 +302,47 @@ func (m *Seiko) rewardModel(ctx *Context, x, y []float64, d, round int, c1 float
 			return nil, "", err
 		}
 		return SumReward{r, g}, fmt.Sprintf("r̂ + UCB (C1 %.3g, mean bonus %.3g)", c1, Mean(g.Values(x))), nil
-	case "bootstrap", "ts":
+	case "bootstrap", "ts", "mss":
 		e, err := FitEnsemble(ctx.Backend, x, d, y, o.Heads, o.Model, seed)
 		if err != nil {
 			return nil, "", err
 		}
-		if m.Variant == "bootstrap" {
+		if m.Variant != "ts" {
 			return e, fmt.Sprintf("max of %d heads (mean sd %.3g)", o.Heads, Mean(e.StdValues(x))), nil
 		}
 		k, h := e.Draw(ctx.Seed, round)
 		return h, fmt.Sprintf("head %d of %d", k, o.Heads), nil
 	}
 	return nil, "", fmt.Errorf("unknown SEIKO variant %q", m.Variant)
+}
+
+// OnlineTask is a task with a setting of its own for online methods (SEIKO):
+// seiko-train calls UseOnline after parsing its flags, with the names of the
+// flags given, which the task leaves as they are.
+type OnlineTask interface {
+	UseOnline(set map[string]bool)
+}
+
+// summarizeOnline fills the summary's restatement of its online runs (those
+// with a query curve) by variant, with the genuine reward of the top 10 % of
+// each run's evaluation samples.
+func summarizeOnline(sum *Summary, res *Result, p Plan) {
+	oracle := res.Task.Oracle()
+	for _, r := range sum.Runs {
+		ms := sum.Methods[r.Name]
+		if len(ms.Curve) == 0 {
+			continue
+		}
+		if sum.Variants == nil {
+			sum.Variants = map[string]VariantSummary{}
+			for _, b := range p.Recipe.SEIKO.Rounds() {
+				sum.Budget += b
+			}
+			pre := res.Samples["pretrained"]
+			sum.Pretrained = &PretrainedSummary{RewardGenuine: sum.Methods["pretrained"].RewardGenuine,
+				RewardGenuineTop10: Number(TopMean(oracle.Score(pre), 0.1))}
+		}
+		sum.Variants[strings.TrimPrefix(r.Name, "seiko-")] = VariantSummary{Queries: ms.Queries, RewardGenuine: ms.RewardGenuine,
+			RewardGenuineTop10: Number(TopMean(oracle.Score(res.Samples[r.Name]), 0.1)), KL: ms.KL, Diversity: ms.Diversity, Curve: ms.Curve}
+	}
 }

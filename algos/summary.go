@@ -190,6 +190,30 @@ type Summary struct {
 	// Notes are warnings about the run as a whole (a target estimated from
 	// too few effective samples).
 	Notes map[string]string `json:"notes,omitempty"`
+	// Budget, Variants and Pretrained restate the online runs (the SEIKO
+	// variants, runs with a query curve) by variant: the budget of queries
+	// of each, and the pre-trained model's genuine reward to start from.
+	Budget     int                       `json:"budget,omitempty"`
+	Variants   map[string]VariantSummary `json:"variants,omitempty"`
+	Pretrained *PretrainedSummary        `json:"pretrained,omitempty"`
+}
+
+// VariantSummary is an online run's outcome: the queries it spent, the
+// genuine reward of its final model's samples (mean and top 10 %), its KL
+// and diversity, and its curve of [queries spent, mean genuine reward].
+type VariantSummary struct {
+	Queries            int         `json:"queries"`
+	RewardGenuine      Number      `json:"reward_genuine"`
+	RewardGenuineTop10 Number      `json:"reward_genuine_top10"`
+	KL                 Number      `json:"kl"`
+	Diversity          Number      `json:"diversity"`
+	Curve              [][2]Number `json:"curve"`
+}
+
+// PretrainedSummary is the pre-trained model's genuine reward.
+type PretrainedSummary struct {
+	RewardGenuine      Number `json:"reward_genuine"`
+	RewardGenuineTop10 Number `json:"reward_genuine_top10"`
 }
 
 // Run returns a run's entry by name.

@@ -55,7 +55,7 @@ func writeCurve(path, run string, curve []algos.CurvePoint, target float64) erro
 		p.Legend.Add(l.name, line)
 	}
 	p.Legend.Top = true
-	return savePlot(p, path)
+	return SavePlot(p, path)
 }
 
 // targetLine is a horizontal line at target across the curve (none for NaN).
@@ -126,10 +126,11 @@ func writeHistograms(path string, res *algos.Result) error {
 	}
 	p.Legend.Top = true
 	p.X.Min, p.X.Max = lo, hi
-	return savePlot(p, path)
+	return SavePlot(p, path)
 }
 
-func savePlot(p *plot.Plot, path string) error {
+// SavePlot draws p into a 6 × 4 inch PNG written atomically at path.
+func SavePlot(p *plot.Plot, path string) error {
 	canvas := vgimg.PngCanvas{Canvas: vgimg.New(6*vg.Inch, 4*vg.Inch)}
 	p.Draw(draw.New(canvas))
 	return atomicfile.WriteFile(path, func(w io.Writer) error {

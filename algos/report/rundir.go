@@ -116,8 +116,9 @@ func WriteText(path, s string) error {
 	})
 }
 
-// writeNPY writes rows of d values as a float32 array of shape (n, d).
-func writeNPY(path string, x []float64, d int) error {
+// WriteNPY writes rows of d values as a float32 array of shape (n, d),
+// atomically.
+func WriteNPY(path string, x []float64, d int) error {
 	rows := make([][]float32, len(x)/d)
 	for i := range rows {
 		rows[i] = make([]float32, d)

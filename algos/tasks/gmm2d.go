@@ -20,6 +20,10 @@ func init() {
 type GMM2DConfig struct {
 	// Reward is r(x) = r̂(x): linear:w1,w2 or quadratic:c1,c2.
 	Reward string
+	// Genuine is the genuine reward (the oracle, flag -oracle): "" for r
+	// itself, or a narrow bump bump:c1,c2,width,height (Bump; SEIKO's
+	// setting).
+	Genuine string `json:",omitempty"`
 	algos.Diffusion
 }
 
@@ -31,6 +35,7 @@ type GMM2D struct {
 	env    algos.Env
 	data   Mixture
 	reward QuadraticReward
+	bump   *Bump // the genuine reward, if Genuine is set
 	oracle *algos.Oracle
 	exact  map[float64][]float64 // exact samples of the target by α
 }
@@ -58,6 +63,7 @@ func (t *GMM2D) Config() any { return t.GMM2DConfig }
 // SetFlags implements algos.FlagSetter.
 func (t *GMM2D) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&t.Reward, "reward", t.Reward, "reward: linear:w1,w2 (r = w·x) or quadratic:c1,c2 (r = −c1·x1² − c2·x2²)")
+	fs.StringVar(&t.Genuine, "oracle", t.Genuine, "genuine reward: empty for the reward itself, or bump:c1,c2,width,height = height·exp(−‖x−c‖²/(2·width²))")
 	t.Diffusion.SetFlags(fs)
 }
 
@@ -67,8 +73,41 @@ func (t *GMM2D) Validate() error {
 	if err != nil {
 		return err
 	}
-	t.reward = r
+	t.reward, t.bump = r, nil
+	if t.Genuine != "" {
+		b, err := ParseBump(t.Genuine, t.data.Dim())
+		if err != nil {
+			return err
+		}
+		t.bump = &b
+	}
 	return t.Diffusion.Validate()
+}
+
+// UseOnline implements algos.OnlineTask: unless -oracle was given, the
+// genuine reward is DefaultBump, a narrow bump on the outer flank of one
+// component that the pre-trained model rarely visits.
+func (t *GMM2D) UseOnline(set map[string]bool) {
+	if !set["oracle"] {
+		t.Genuine = DefaultBump
+	}
+}
+
+// Details implements algos.Describer: with a bump oracle, the probability
+// of its region (within two widths of its centre) under the data law (10⁶
+// exact draws) and under the pre-trained model (its samples), and the
+// largest mean genuine reward a sampler of the data's support can reach,
+// the bump's height.
+func (t *GMM2D) Details(pre []float64) map[string]any {
+	if t.bump == nil {
+		return nil
+	}
+	return map[string]any{"oracle": map[string]any{
+		"spec": t.bump.Spec, "region": "‖x − c‖ ≤ 2·width",
+		"data_probability":       algos.Number(t.bump.Mass(t.data.Sample(1_000_000, 0xb0b))),
+		"pretrained_probability": algos.Number(t.bump.Mass(pre)),
+		"pretrained_samples":     len(pre) / t.data.Dim(),
+	}}
 }
 
 // Defaults implements algos.Task: the settings of ALGORITHMS.md §1
@@ -96,6 +135,14 @@ func (t *GMM2D) Defaults() algos.Plan {
 		r.PPO.Iters, r.PPO.Batch = 10, 128
 		p.EvalSamples, p.TargetSamples = 500, 2000
 	}
+	if t.Genuine != "" {
+		// A bump's rare region needs many samples to measure: at 1.5 % of
+		// the pre-trained model's mass, 500 samples hold ≈ 8 of it.
+		p.EvalSamples, p.TargetSamples, p.Recipe.SEIKO.CurveSamples = 10000, 20000, 4000
+		if t.quick {
+			p.EvalSamples, p.TargetSamples, p.Recipe.SEIKO.CurveSamples = 4000, 4000, 2000
+		}
+	}
 	return p
 }
 
@@ -106,6 +153,9 @@ func (t *GMM2D) Setup(env algos.Env) error {
 	}
 	t.env, t.exact = env, map[float64][]float64{}
 	t.oracle = algos.NewOracle(t.reward.String(), t.reward.Values)
+	if t.bump != nil {
+		t.oracle = algos.NewOracle(t.bump.String(), t.bump.Values)
+	}
 	return nil
 }
 

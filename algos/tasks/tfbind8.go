@@ -36,7 +36,12 @@ type RewardModelConfig struct {
 type TFBind8Config struct {
 	// Landscape is the landscape file ("": the embedded SIX6 landscape).
 	Landscape string
-	Reward    RewardModelConfig
+	// PretrainHalf is the data of the diffusion model: "all" (every 8-mer,
+	// uniformly) or "bottom" (the half of lowest y, SEIKO's setting: the
+	// high-y region is then rare under the pre-trained model, which is when
+	// exploration matters).
+	PretrainHalf string `json:",omitempty"`
+	Reward       RewardModelConfig
 	algos.Diffusion
 	// AlphaGrid times the spread of r̂ on pre-trained samples, rounded to
 	// two significant digits, is the default α grid.
@@ -70,6 +75,7 @@ type TFBind8 struct {
 	land   *Landscape
 	loaded string // the Landscape that land was read from
 	train  []bool // [NumSeqs]: inside r̂'s training half
+	pool   []int  // the sequences of the pre-training data (PretrainHalf)
 	reward *MLPReward
 	rhat   []float64 // r̂ of every sequence's vertex
 	oracle *algos.Oracle
@@ -105,13 +111,30 @@ func (t *TFBind8) Config() any { return t.TFBind8Config }
 func (t *TFBind8) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&t.Landscape, "landscape", t.Landscape, "landscape file (8-mer, reverse complement, E-score, median, Z-score); empty: the embedded SIX6 landscape")
 	fs.StringVar(&t.Reward.Split, "reward-split", t.Reward.Split, "half of the sequences that r̂ is fit on: random or bottom (lowest y)")
+	fs.StringVar(&t.PretrainHalf, "pretrain-half", t.PretrainHalf, "data of the diffusion model: all (every 8-mer) or bottom (the half of lowest y)")
 	t.Diffusion.SetFlags(fs)
+}
+
+// UseOnline implements algos.OnlineTask: unless their flags were given, the
+// diffusion model learns the bottom half of the sequences by y, and r̂ (the
+// features of the control, RewardControl) the same half, so that neither
+// knows the high-y region that the online methods must find by queries.
+func (t *TFBind8) UseOnline(set map[string]bool) {
+	if !set["pretrain-half"] {
+		t.PretrainHalf = "bottom"
+	}
+	if !set["reward-split"] {
+		t.Reward.Split = "bottom"
+	}
 }
 
 // Validate implements algos.Task.
 func (t *TFBind8) Validate() error {
 	if t.Reward.Split != "random" && t.Reward.Split != "bottom" {
 		return fmt.Errorf("reward split must be random or bottom, got %q", t.Reward.Split)
+	}
+	if t.PretrainHalf != "" && t.PretrainHalf != "all" && t.PretrainHalf != "bottom" {
+		return fmt.Errorf("-pretrain-half must be all or bottom, got %q", t.PretrainHalf)
 	}
 	for _, a := range t.AlphaGrid {
 		if !(a > 0) || math.IsInf(a, 0) {
@@ -209,6 +232,18 @@ func (t *TFBind8) Setup(env algos.Env) error {
 	}
 	nn.SetTrainable(r, false)
 	t.land, t.train, t.reward = land, train, r
+	t.pool = nil
+	bottom := train
+	if t.bottomPretrained() && t.Reward.Split != "bottom" {
+		if bottom, err = land.Split("bottom", 0); err != nil {
+			return err
+		}
+	}
+	for q := range NumSeqs {
+		if !t.bottomPretrained() || bottom[q] {
+			t.pool = append(t.pool, q)
+		}
+	}
 	t.rhat = t.allSequenceRewards()
 	t.oracle = algos.NewOracle("y: the "+land.Path+" landscape", t.genuine)
 	return nil
@@ -224,23 +259,39 @@ func (t *TFBind8) genuine(x []float64) []float64 {
 	return y
 }
 
-// Pretrain implements algos.Task: a transformer over the 8 positions.
+// bottomPretrained reports whether the diffusion model learns the bottom
+// half of the sequences only.
+func (t *TFBind8) bottomPretrained() bool { return t.PretrainHalf == "bottom" }
+
+// Pretrain implements algos.Task: a transformer over the 8 positions, of
+// the pool of PretrainHalf (cached under a name that carries the
+// landscape's digest when the pool depends on it).
 func (t *TFBind8) Pretrain(env algos.Env) (*algos.Pretrained, error) {
-	eps, err := algos.PretrainCached(env, "tfbind8", t.VP, OneHotDim, t.Diffusion.Pretrain, t.Data(env.Backend, t.Diffusion.Pretrain.Seed))
+	name := "tfbind8"
+	if t.bottomPretrained() {
+		name = "tfbind8-bottom-" + t.land.Digest()[:12]
+	}
+	eps, err := algos.PretrainCached(env, name, t.VP, OneHotDim, t.Diffusion.Pretrain, t.Data(env.Backend, t.Diffusion.Pretrain.Seed))
 	if err != nil {
 		return nil, err
 	}
 	return &algos.Pretrained{VP: t.VP, Steps: t.Steps, Dim: OneHotDim, Eps: eps}, nil
 }
 
-// Data implements algos.Task: all 4⁸ sequences, i.e. one-hot encodings of
-// uniform random sequences (batch i from a seeded stream).
+// Data implements algos.Task: the pool of PretrainHalf (all 4⁸ sequences,
+// or the bottom half), i.e. one-hot encodings of sequences drawn uniformly
+// from it (batch i from a seeded stream). It needs Setup.
 func (t *TFBind8) Data(b tensor.Backend, seed uint64) algos.DataSampler {
+	pool := t.pool
 	return func(i, n int) *tensor.Tensor {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
 		idx := make([]int, n)
 		for j := range idx {
-			idx[j] = rng.IntN(NumSeqs)
+			if len(pool) == NumSeqs {
+				idx[j] = rng.IntN(NumSeqs) // the stream of the uniform data, as before pools
+			} else {
+				idx[j] = pool[rng.IntN(len(pool))]
+			}
 		}
 		return tensor.FromFloat64As(b, tensor.Float32, OneHots(idx), n, OneHotDim)
 	}
@@ -282,13 +333,17 @@ func (t *TFBind8) Alphas(spread float64) []float64 {
 }
 
 // ExactTarget implements algos.ExactTargeter: p* ∝ exp(r̂/α)·p_data over
-// the data, the uniform law on all 4⁸ sequences, by enumeration: E*[r̂],
-// E*[y] and KL(p* ‖ p_data).
+// the data, the uniform law on the pool of PretrainHalf, by enumeration:
+// E*[r̂], E*[y] and KL(p* ‖ p_data).
 func (t *TFBind8) ExactTarget(alpha float64) (algos.Exact, error) {
-	reward, kl, _, w := algos.SelfNormalizedTilt(t.rhat, alpha)
+	rhat := make([]float64, len(t.pool))
+	for i, q := range t.pool {
+		rhat[i] = t.rhat[q]
+	}
+	reward, kl, _, w := algos.SelfNormalizedTilt(rhat, alpha)
 	var genuine float64
 	for i, wi := range w {
-		genuine += wi * t.land.Y[i]
+		genuine += wi * t.land.Y[t.pool[i]]
 	}
 	return algos.Exact{Reward: algos.Number(reward), KL: algos.Number(kl), Genuine: new(algos.Number(genuine))}, nil
 }
@@ -354,11 +409,7 @@ func (t *TFBind8) Details(pre []float64) map[string]any {
 	fit := t.rewardFit()
 	fit.RHatStdOfPre = algos.Number(algos.Stddev(t.reward.Batch(pre)))
 	preSeqs, _ := DecodeAll(pre)
-	all := make([]int, NumSeqs)
-	for i := range all {
-		all[i] = i
-	}
-	return map[string]any{"reward_model": fit, "pretrained_stats": CompareSequenceStats(preSeqs, all)}
+	return map[string]any{"reward_model": fit, "pretrained_stats": CompareSequenceStats(preSeqs, t.pool)}
 }
 
 // WriteFASTA writes decoded samples, each headed by its run, index, genuine

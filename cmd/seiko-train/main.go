@@ -40,7 +40,8 @@ func main() { cli.Main("seiko-train", run) }
 // options are the flags that every task takes.
 type options struct {
 	task, variant, schedule, alphas, seeds, device, out, cache string
-	rounds, budget, evalSamples, iters                         int
+	mssSelect                                                  string
+	rounds, budget, evalSamples, iters, k                      int
 	beta, noise                                                float64
 	seed                                                       uint64
 	quick, force, resume                                       bool
@@ -57,6 +58,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.beta, "beta", 0, "KL weight β ≥ 0 to the previous round's model (default: α)")
 	fs.Float64Var(&o.noise, "noise", 0, "standard deviation of the oracle's observation noise (default: the task's)")
 	fs.IntVar(&o.iters, "iters", 0, "fine-tuning iterations of each round (default: the task's)")
+	fs.IntVar(&o.k, "k", 0, "impulses of continuous SEIKO (variant mss): the K times of largest ensemble spread (default: the task's, 5)")
+	fs.StringVar(&o.mssSelect, "mss-select", "spread", "impulse times of mss: spread (largest ensemble spread on x̂₀) or last (the K last steps, a baseline)")
 	fs.IntVar(&o.evalSamples, "eval-samples", 0, "samples drawn to evaluate each variant (default: the task's)")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed reproduces the run")
 	fs.StringVar(&o.seeds, "seeds", "", "comma-separated seeds: the plan once per seed into DIR/seed<N>/, means ± sd in DIR (instead of -seed)")
@@ -76,6 +79,9 @@ func parse(args []string, stderr io.Writer) (options, algos.Task, algos.Plan, er
 		return o, nil, algos.Plan{}, err
 	}
 	o.set = set
+	if ot, ok := task.(algos.OnlineTask); ok {
+		ot.UseOnline(set) // the task's online setting, flags given win
+	}
 	if o.out == "" {
 		o.out = "runs/seiko_" + spec.Name
 	}
@@ -164,6 +170,18 @@ func (o *options) plan(task algos.Task) (algos.Plan, error) {
 		}
 		s.Iters = o.iters
 	}
+	if o.set["k"] {
+		if o.k < 1 {
+			return p, fmt.Errorf("-k must be ≥ 1, got %d", o.k)
+		}
+		s.K = o.k
+	}
+	if o.set["mss-select"] {
+		if o.mssSelect != "spread" && o.mssSelect != "last" {
+			return p, fmt.Errorf("-mss-select must be spread or last, got %q", o.mssSelect)
+		}
+		s.Select = o.mssSelect
+	}
 	if o.set["eval-samples"] {
 		if o.evalSamples < 2 {
 			return p, fmt.Errorf("-eval-samples must be ≥ 2, got %d", o.evalSamples)
@@ -218,6 +236,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err := report.WriteQueryReport(stdout, d); err != nil {
 			return err
 		}
+	}
+	if len(seeds) > 0 {
+		return report.WriteQuerySeedsReport(stdout, o.out, seeds, dirs)
 	}
 	return nil
 }

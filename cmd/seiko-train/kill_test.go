@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/difftune/difftune/algos/report"
+)
+
+// TestMain lets the test binary stand in for seiko-train: with
+// SEIKO_TRAIN_MAIN=1 it runs main on its arguments, so that a test can
+// start the command as a process and kill it.
+func TestMain(m *testing.M) {
+	if os.Getenv("SEIKO_TRAIN_MAIN") == "1" {
+		os.Args = append([]string{"seiko-train"}, os.Args[1:]...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestKillResumesFromQueryLog kills seiko-train (SIGKILL) twice, once in
+// each variant's rounds, starts the same command again and checks that the
+// resumed run spent no query twice (its query logs equal an uninterrupted
+// run's, line for line) and ends with the same numbers.
+func TestKillResumesFromQueryLog(t *testing.T) {
+	if simdBuild {
+		t.Skip("kill tests run in the plain build")
+	}
+	cache := t.TempDir()
+	args := func(out string) []string {
+		return []string{"-quick", "-oracle", "", "-variant", "greedy,ucb", "-pretrain-iters", "300", "-width", "64", "-steps", "15",
+			"-batch-schedule", "64,128,256", "-iters", "12", "-eval-samples", "400", "-out", out, "-cache", cache}
+	}
+	ref := t.TempDir()
+	if err := run(args(ref), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	for _, kill := range []struct {
+		log   string
+		lines int
+	}{{"queries_seiko-greedy.jsonl", 100}, {"queries_seiko-ucb.jsonl", 250}} {
+		cmd := exec.Command(os.Args[0], args(out)...)
+		cmd.Env = append(os.Environ(), "SEIKO_TRAIN_MAIN=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		path := filepath.Join(out, kill.log)
+		killed := false
+		for !killed {
+			select {
+			case err := <-done:
+				t.Fatalf("the run ended (%v) before %s held %d queries:\n%s", err, kill.log, kill.lines, stderr.String())
+			case <-time.After(5 * time.Millisecond):
+			}
+			if b, err := os.ReadFile(path); err == nil && bytes.Count(b, []byte("\n")) >= kill.lines {
+				if err := cmd.Process.Kill(); err != nil {
+					t.Fatal(err)
+				}
+				<-done
+				killed = true
+			}
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(args(out), &stdout, &stderr); err != nil {
+		t.Fatalf("resume: %v\n%s", err, stderr.String())
+	}
+	for _, log := range []string{"queries_seiko-greedy.jsonl", "queries_seiko-ucb.jsonl"} {
+		want, got := mustRead(t, filepath.Join(ref, log)), mustRead(t, filepath.Join(out, log))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: the resumed run's log (%d lines) differs from the uninterrupted one's (%d lines)", log, bytes.Count(got, []byte("\n")), bytes.Count(want, []byte("\n")))
+		}
+	}
+	a, err := report.ReadSummary(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := report.ReadSummary(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range a.Variants {
+		got := b.Variants[v]
+		wj, _ := json.Marshal(want)
+		gj, _ := json.Marshal(got)
+		if !bytes.Equal(wj, gj) {
+			t.Errorf("variant %s: resumed %s, uninterrupted %s", v, gj, wj)
+		}
+	}
+	t.Logf("resume: %s", firstLines(stderr.String(), 6))
+}
+
+func firstLines(s string, n int) string {
+	lines := bytes.SplitN([]byte(s), []byte("\n"), n+1)
+	return string(bytes.Join(lines[:min(n, len(lines))], []byte(" | ")))
+}
