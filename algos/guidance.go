@@ -67,24 +67,30 @@ func (g *Guided) Drift(x *tensor.Tensor, s float64) *tensor.Tensor {
 	return tensor.Scale(grad, -g.Scale*g.Pre.VP.Beta(s))
 }
 
-// Sample implements Sampler. The KL of the guided process is that of its
-// extra drift g: Σ_k ‖g‖²/(2σ²)·Δt; the initial law is N(0, I).
+// Sample implements Sampler: the pre-trained SDE with the guidance drift.
 func (g *Guided) Sample(b tensor.Backend, n int, rng *sde.Streams) (x, klInit, klDrift []float64) {
-	grid := g.Pre.Grid()
+	return g.Pre.sampleGuided(b, n, rng, g.Drift)
+}
+
+// sampleGuided draws n samples of the pre-trained SDE from N(0, I) with the
+// extra drift g(x_t, s) of a guided sampler, inference only, and their KL:
+// that of the extra drift, Σ_k ‖g‖²/(2σ²)·Δt (the initial law's is 0).
+func (p *Pretrained) sampleGuided(b tensor.Backend, n int, rng *sde.Streams, drift func(x *tensor.Tensor, s float64) *tensor.Tensor) (x, klInit, klDrift []float64) {
+	grid := p.Grid()
 	x = sampleChunks(n, func(m int) []float64 {
 		kl := make([]float64, m)
-		roll := g.Pre.rollout()
+		roll := p.rollout()
 		roll.Guidance = func(x *autograd.Var, k int) *autograd.Var {
 			s := grid.S(k)
-			d := g.Drift(x.Value, s)
+			d := drift(x.Value, s)
 			sq := tensor.Sum(tensor.Square(d), 1, false).Float64s()
 			for i, v := range sq {
-				kl[i] += v * grid.Dt / (2 * g.Pre.VP.Beta(s))
+				kl[i] += v * grid.Dt / (2 * p.VP.Beta(s))
 			}
 			return autograd.Const(d)
 		}
 		// Nothing here requires a gradient, so the rollout records nothing.
-		x0 := tensor.RandNormal(b, tensor.Float32, rng.Seed, rng.Next(), m, g.Pre.Dim)
+		x0 := tensor.RandNormal(b, tensor.Float32, rng.Seed, rng.Next(), m, p.Dim)
 		res := roll.Run(autograd.Const(x0), rng.Seed, rng.Next())
 		klDrift = append(klDrift, kl...)
 		return res.X.Value.Float64s()
@@ -99,7 +105,26 @@ func fitGuidance(ctx *Context, c GuidanceOptions, target float64) (*Guided, erro
 	if !(c.Scale >= 0) || c.Iters < 1 || c.Batch < 1 || c.Width < 1 || !(c.LR > 0) {
 		return nil, fmt.Errorf("guidance: need scale ≥ 0, iters, batch and width ≥ 1 and lr > 0, got %+v", c)
 	}
-	b, pre, reward, seed := ctx.Backend, ctx.Pre, ctx.Task.Nominal(), ctx.Seed
+	reward := ctx.Task.Nominal()
+	label := func(_ int, x0 *tensor.Tensor) (*autograd.Var, error) {
+		var y *autograd.Var
+		autograd.NoGrad(func() { y = reward.Eval(autograd.Const(x0)) })
+		return y, nil
+	}
+	net, err := fitNoisedRegressor(ctx, "guidance", "classifier", c, label)
+	if err != nil {
+		return nil, err
+	}
+	return &Guided{Pre: ctx.Pre, Classifier: net, Scale: c.Scale, Target: target}, nil
+}
+
+// fitNoisedRegressor trains a regressor c(x_s, s) [n, 1] of label(it, x₀)
+// [n] on batches x₀ of the task's data noised by the forward process (s ~
+// U(s_min, 1) per row), least squares, and returns it frozen. Its errors
+// start with name; its log steps are of phase. The settings read are
+// Width, Iters, Batch and LR of c.
+func fitNoisedRegressor(ctx *Context, name, phase string, c GuidanceOptions, label func(it int, x0 *tensor.Tensor) (*autograd.Var, error)) (Net, error) {
+	b, pre, seed := ctx.Backend, ctx.Pre, ctx.Seed
 	data := ctx.Task.Data(b, seed^0x6c)
 	init := &nn.Init{Backend: b, DType: tensor.Float32, Seed: seed ^ 0x9d1de}
 	rng := &sde.Streams{Seed: seed ^ 0x9d1de}
@@ -107,22 +132,24 @@ func fitGuidance(ctx *Context, c GuidanceOptions, target float64) (*Guided, erro
 	opt := nn.NewAdam(nn.Vars(net), nn.CosineLR(c.LR, c.LR/10, c.Iters, 0))
 	for it := range c.Iters {
 		x0 := data(it, c.Batch)
-		var target *autograd.Var
-		autograd.NoGrad(func() { target = reward.Eval(autograd.Const(x0)) })
+		target, err := label(it, x0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: labels of batch %d: %w", name, it, err)
+		}
 		xs, _, s := pre.VP.Perturb(x0, rng.Seed, rng.Next())
 		pred := autograd.Reshape(net.Forward(autograd.Const(xs), s), c.Batch)
 		loss := autograd.MeanAll(autograd.Square(autograd.Sub(pred, target)))
 		l := loss.Value.Item()
 		if !Number(l).Finite() {
-			return nil, fmt.Errorf("guidance: regression loss is %v at iteration %d", l, it)
+			return nil, fmt.Errorf("%s: regression loss is %v at iteration %d", name, l, it)
 		}
 		loss.Backward()
 		opt.Step()
 		if it%50 == 0 || it == c.Iters-1 {
-			ctx.Log(Event{Phase: "classifier", Iter: it, Loss: Number(l), LR: opt.LR(it)}, 0)
+			ctx.Log(Event{Phase: phase, Iter: it, Loss: Number(l), LR: opt.LR(it)}, 0)
 		}
-		ctx.Tick("classifier", it+1, c.Iters)
+		ctx.Tick(phase, it+1, c.Iters)
 	}
 	nn.SetTrainable(net, false)
-	return &Guided{Pre: pre, Classifier: net, Scale: c.Scale, Target: target}, nil
+	return net, nil
 }

@@ -110,4 +110,8 @@ type Recipe struct {
 	PPO      PPOOptions
 	// SEIKO configures the online methods (seiko-*).
 	SEIKO SEIKOOptions
+	// RCGDM configures reward-directed guided sampling (rcgdm).
+	RCGDM RCGDMOptions
+	// Bilevel configures the bilevel tuner of the entropy strength.
+	Bilevel BilevelOptions
 }

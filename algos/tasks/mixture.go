@@ -92,9 +92,10 @@ type Tilted struct {
 }
 
 // Tilt returns p_α ∝ exp(r/α)·m in closed form. Per component and dimension,
-// N(x; μ, σ²)·exp((w·x − c·x²)/α) is again Gaussian with precision
-// p = 1/σ² + 2c/α and mean (μ/σ² + w/α)/p, and its mass is
-// exp(½p·mean² − μ²/(2σ²))/√(σ²p).
+// N(x; μ, σ²)·exp((w·x − c·(x − m)²)/α) is again Gaussian: with the linear
+// coefficient w' = w + 2c·m and the constant −c·m², its precision is
+// p = 1/σ² + 2c/α, its mean (μ/σ² + w'/α)/p, and its mass
+// exp(½p·mean² − μ²/(2σ²) − c·m²/α)/√(σ²p).
 func (m Mixture) Tilt(r QuadraticReward, alpha float64) (Tilted, error) {
 	if !(alpha > 0) {
 		return Tilted{}, fmt.Errorf("tilt: alpha must be > 0, got %v", alpha)
@@ -108,8 +109,13 @@ func (m Mixture) Tilt(r QuadraticReward, alpha float64) (Tilted, error) {
 		logw[k] = math.Log(m.Weights[k])
 		for j := range d {
 			s2, mu := m.Vars[k][j], m.Means[k][j]
-			p := 1/s2 + 2*r.C[j]/alpha
-			mj := (mu/s2 + r.W[j]/alpha) / p
+			w, c := r.W[j], r.C[j]
+			if r.M != nil {
+				w += 2 * c * r.M[j]
+				logw[k] -= c * r.M[j] * r.M[j] / alpha
+			}
+			p := 1/s2 + 2*c/alpha
+			mj := (mu/s2 + w/alpha) / p
 			mean[j], vars[j] = mj, 1/p
 			logw[k] += 0.5*p*mj*mj - mu*mu/(2*s2) - 0.5*math.Log(s2*p)
 		}
@@ -124,13 +130,14 @@ func (m Mixture) Tilt(r QuadraticReward, alpha float64) (Tilted, error) {
 }
 
 // MeanReward is E[r] under the mixture, exactly: E[x_j] = μ_j and
-// E[x_j²] = μ_j² + σ_j² per component.
+// E[(x_j − m_j)²] = (μ_j − m_j)² + σ_j² per component.
 func (m Mixture) MeanReward(r QuadraticReward) float64 {
 	var e float64
 	for k, w := range m.Weights {
 		for j := range m.Dim() {
 			mu, s2 := m.Means[k][j], m.Vars[k][j]
-			e += w * (r.W[j]*mu - r.C[j]*(mu*mu+s2))
+			dm := mu - r.centre(j)
+			e += w * (r.W[j]*mu - r.C[j]*(dm*dm+s2))
 		}
 	}
 	return e
