@@ -4,7 +4,7 @@
 #                 later GPU test needs them) and run every test, in both CPU
 #                 builds: plain Go and GOEXPERIMENT=simd
 #   make fuzz     each fuzz target of the loaders for FUZZTIME (5 s; part of
-#                 make test)
+#                 make test), minimizing new inputs for FUZZMINIMIZE
 #   make bench    go test benchmarks of the hot kernels
 #   make run      the default main job: elegant-train on gmm2d, CPU
 #   make shaders  recompile the Vulkan kernels (shaders/glsl → shaders/spv)
@@ -17,8 +17,15 @@ OUT     ?= runs/gmm2d
 .PHONY: all test deps vet fmt bench run build shaders fuzz
 
 # The fuzz targets of the loaders, package:target.
-FUZZ     := ./nn/safetensors:FuzzDecode ./algos/tasks:FuzzParseLandscape ./algos/report:FuzzParseConfig ./algos/report:FuzzParseSavedRun
+FUZZ     := ./nn/safetensors:FuzzDecode ./algos/tasks:FuzzParseLandscape ./algos/report:FuzzParseConfig ./algos/report:FuzzParseSavedRun ./algos/report:FuzzParsePartialState
 FUZZTIME ?= 5s
+# Go minimizes every new interesting input, by default for up to 60 s, and
+# counts none of those executions: with 2 workers both minimizing, the
+# status showed "0/sec" for seconds at a time and a 5 s run fuzzed for a
+# fraction of it (a landscape input is a megabyte: thousands of its
+# executions take seconds). A second of minimizing per input is enough for
+# the small ones (a crasher is still reported, less minimized).
+FUZZMINIMIZE ?= 1s
 
 all: build
 
@@ -60,7 +67,7 @@ test: deps vet
 fuzz:
 	@for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg || exit 1; \
 	done
 
 build: deps
@@ -71,3 +78,29 @@ bench: deps
 
 run: build
 	./bin/elegant-train -out $(OUT)
+
+# compare times each CPU workload beside its PyTorch twin (bench/torch),
+# alternately, COMPARE_ROUNDS rounds, in our fast build (GOEXPERIMENT=simd),
+# and prints the CPU model, our CPU kernels, the sgemm rate of both sides in
+# every round and the table of medians (ratio PyTorch / ours > 1: we are
+# faster). As root it installs Debian's python3-torch with OpenBLAS when
+# missing; otherwise bin/bench says how and exits 2.
+#   make compare COMPARE_RUN='matmul_1024|gmm2d' COMPARE_ROUNDS=5 COMPARE_JSON=compare.json
+.PHONY: compare
+
+TORCH_PKGS     := python3-torch libopenblas0-pthread
+COMPARE_RUN    ?= .
+COMPARE_ROUNDS ?= 3
+COMPARE_JSON   ?=
+
+compare:
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/dl/"; exit 1; }
+	@ok=; { python3 -c 'import torch' || /usr/bin/python3 -c 'import torch'; } >/dev/null 2>&1 && ok=1; \
+	if [ -n "$$ok" ] && dpkg -s python3-torch >/dev/null 2>&1 && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then ok=; fi; \
+	if [ -n "$$ok" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "compare: installing $(TORCH_PKGS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TORCH_PKGS); \
+	fi
+	$(SIMD) $(GO) build -o bin/ ./cmd/bench
+	./bin/bench -compare -run '$(COMPARE_RUN)' -rounds $(COMPARE_ROUNDS) $(if $(COMPARE_JSON),-json $(COMPARE_JSON))
