@@ -31,7 +31,79 @@ type BilevelOptions struct {
 	// EvalSamples samples of each lower-level sampler (guided SDE, ELEGANT)
 	// evaluate it at λ_final.
 	EvalSamples int
+	// Upper and Lower are the specs of r₁ and r₂ of the method bilevel
+	// (RewardParser): "" is the task's genuine reward for r₁ (its oracle's
+	// values, uncounted) and its nominal r̂ for r₂, so that λ is the α at
+	// which fine-tuning toward r̂ does best on the genuine reward.
+	Upper string `json:",omitempty"`
+	Lower string `json:",omitempty"`
 }
+
+// DefaultBilevelOptions are the seed's settings (cmd/bilevel-tune's flag
+// defaults): 500 steps of n = 256 samples from a pool of 20000, λ from
+// 0.01 in [10⁻³, 100], γ = 10³, η = 0.01, 2000 evaluation samples.
+func DefaultBilevelOptions() BilevelOptions {
+	return BilevelOptions{Samples: 256, Pool: 20000, LambdaInit: 0.01, LambdaMin: 1e-3, LambdaMax: 100, Gamma: 1e3, LR: 0.01, Steps: 500, EvalSamples: 2000}
+}
+
+func init() {
+	RegisterMethod(MethodSpec{Name: "bilevel",
+		Doc: "bilevel tuning of the entropy strength: λ by projected descent on the penalty estimate of the upper reward's hypergradient, then ELEGANT at α = λ_final (ALGORITHMS.md §3)",
+		New: func(r Recipe) Method { return &Bilevel{Options: r.Bilevel, Recipe: r} }})
+}
+
+// Bilevel is the bilevel tuner as a method: it chooses its own α = λ_final
+// (the run's α only labels it) and returns ELEGANT's sampler at it.
+type Bilevel struct {
+	Options BilevelOptions
+	Recipe  Recipe
+}
+
+// Fit implements Method.
+func (m *Bilevel) Fit(ctx *Context) (*Fitted, error) {
+	o := m.Options
+	if o.Samples == 0 && o.Steps == 0 { // a task without bilevel settings
+		d := DefaultBilevelOptions()
+		d.Upper, d.Lower = o.Upper, o.Lower
+		o = d
+	}
+	var r1, r2 Reward = oracleReward{ctx.Task.Oracle()}, ctx.Task.Nominal()
+	if o.Upper != "" || o.Lower != "" {
+		upper, lower := o.Upper, o.Lower
+		if upper == "" || lower == "" {
+			return nil, errors.New("bilevel: give both the upper and the lower reward, or neither")
+		}
+		var err error
+		if r1, r2, err = ParseBilevelRewards(ctx.Task, upper, lower); err != nil {
+			return nil, err
+		}
+	}
+	res, err := TuneBilevel(ctx.Env, ctx.Task, ctx.Pre, o, r1, r2, &m.Recipe, ctx.Seed)
+	if err != nil {
+		return nil, err
+	}
+	fit := res.Fit
+	fit.Setting = fmt.Sprintf("λ_final = %.4g after %d steps (r₁ %s, r₂ %s); guided SDE at λ_final: E[r₁] %.4g, E[r₂] %.4g, KL %.4g",
+		res.LambdaFinal, o.Steps, r1, r2, float64(res.Guided.MeanUpper), float64(res.Guided.MeanLower), float64(res.Guided.KL))
+	return fit, nil
+}
+
+// oracleReward is a task's genuine reward as a reward of values only
+// (uncounted: the bilevel tuner's default r₁).
+type oracleReward struct{ o *Oracle }
+
+// ValuesOnly implements ValuesOnly.
+func (oracleReward) ValuesOnly() {}
+
+// Eval panics: the genuine reward is only evaluated.
+func (oracleReward) Eval(*autograd.Var) *autograd.Var {
+	panic("algos: the genuine reward is not differentiable")
+}
+
+// Values implements Reward.
+func (r oracleReward) Values(x []float64) []float64 { return r.o.Score(x) }
+
+func (r oracleReward) String() string { return r.o.String() }
 
 // Validate reports options that cannot run.
 func (o BilevelOptions) Validate() error {
@@ -324,6 +396,8 @@ type BilevelResult struct {
 	// (Elegant nil when it was not run).
 	Pretrained, Guided SamplerResult
 	Elegant            *SamplerResult
+	// Fit is ELEGANT's fit at λ_final (nil when it was not run).
+	Fit *Fitted
 	// Samples holds the evaluation samples of "pretrained", "guided" and
 	// "elegant" (rows of Dim).
 	Samples map[string][]float64
@@ -434,7 +508,7 @@ func TuneBilevel(env Env, task Task, pre *Pretrained, o BilevelOptions, upper, l
 	if fit.DivergedAt >= 0 {
 		el.Note = fmt.Sprintf("the loss stopped being finite at iteration %d; sampled with the last finite parameters", fit.DivergedAt)
 	}
-	res.Elegant, res.Samples["elegant"] = &el, x
+	res.Elegant, res.Samples["elegant"], res.Fit = &el, x, fit
 	return res, nil
 }
 

@@ -66,6 +66,8 @@ func tinyPlan(task algos.Task, m string) algos.Plan {
 	}
 	s.Schedule, s.Iters, s.Model.Iters = []int{8, 8}, min(s.Iters, 2), min(s.Model.Iters, 5)
 	s.Heads, s.CurveSamples = min(s.Heads, 2), min(s.CurveSamples, 16)
+	r.Bilevel = algos.DefaultBilevelOptions()
+	r.Bilevel.Samples, r.Bilevel.Pool, r.Bilevel.Steps, r.Bilevel.EvalSamples = 8, 64, 3, 16
 	return p
 }
 
