@@ -39,6 +39,7 @@ import (
 	"strings"
 
 	"github.com/difftune/difftune/algos"
+	"github.com/difftune/difftune/algos/report"
 	_ "github.com/difftune/difftune/algos/tasks" // registers the tasks
 	"github.com/difftune/difftune/cmd/internal/cli"
 	"github.com/difftune/difftune/tensor"
@@ -236,10 +237,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	notice := func(msg string) { fmt.Fprintln(stderr, msg) }
+	// One run at a time in an output folder (the lock of package report).
+	lock, err := report.LockDir(o.out, notice)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	var events bytes.Buffer
 	enc := json.NewEncoder(&events)
 	hooks := algos.Hooks{
-		Notice:   func(msg string) { fmt.Fprintln(stderr, msg) },
+		Notice:   notice,
 		Log:      func(e algos.Event) { _ = enc.Encode(e) },
 		Progress: progress(stderr),
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/difftune/difftune/algos"
+	"github.com/difftune/difftune/algos/report"
 )
 
 // TestBadFlagsAreUsageErrors checks that every bad flag or value is a
@@ -143,4 +144,19 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestLockedOutputDir checks that a run refuses an output folder whose
+// lock another holder keeps (here this process), before any work.
+func TestLockedOutputDir(t *testing.T) {
+	out := t.TempDir()
+	held, err := report.LockDir(out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Unlock()
+	err = run([]string{"-quick", "--output_dir", out, "-cache", t.TempDir()}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "in use by process "+strconv.Itoa(os.Getpid())) {
+		t.Errorf("a locked output folder: %v", err)
+	}
 }
