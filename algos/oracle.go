@@ -33,8 +33,10 @@ type Oracle struct {
 	noise     float64
 	noiseSeed uint64
 	noiseBase int
-	log       io.Writer
-	tag       QueryTag
+	// log receives the counted queries from logBase on, indexed from 0.
+	log     io.Writer
+	logBase int
+	tag     QueryTag
 	// replay holds the answers of an earlier invocation, handed out in
 	// order (replayed of them so far) instead of scoring.
 	replay   []QueryRecord
@@ -48,8 +50,10 @@ type QueryTag struct {
 	Variant string `json:"variant"`
 }
 
-// QueryRecord is one line of the query log (JSONL): the query's index among
-// all counted queries, its tag, the sample and the answer y (noise included).
+// QueryRecord is one line of the query log (JSONL): the query's index in
+// its log (from 0 at SetLog: a run's own count, whatever other runs of the
+// process asked before), its tag, the sample and the answer y (noise
+// included).
 type QueryRecord struct {
 	Index int `json:"i"`
 	QueryTag
@@ -89,12 +93,12 @@ func (o *Oracle) SetNoise(std float64, seed uint64) {
 	o.noise, o.noiseSeed, o.noiseBase = std, seed, o.queries
 }
 
-// SetLog sends every counted query and its answer to w, one QueryRecord in
-// JSON per line (nil: no log).
+// SetLog sends every counted query from now on and its answer to w, one
+// QueryRecord in JSON per line, indexed from 0 (nil: no log).
 func (o *Oracle) SetLog(w io.Writer) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.log = w
+	o.log, o.logBase = w, o.queries
 }
 
 // SetTag labels the queries that follow in the log.
@@ -167,7 +171,7 @@ func (o *Oracle) Query(x []float64, dim int) ([]float64, error) {
 	if o.log != nil {
 		enc := json.NewEncoder(o.log)
 		for i := k; i < n; i++ {
-			rec := QueryRecord{Index: first + i, QueryTag: o.tag, X: x[i*dim : (i+1)*dim], Y: y[i]}
+			rec := QueryRecord{Index: first + i - o.logBase, QueryTag: o.tag, X: x[i*dim : (i+1)*dim], Y: y[i]}
 			if err := enc.Encode(rec); err != nil {
 				return nil, fmt.Errorf("oracle %s: query log: %w", o.name, err)
 			}

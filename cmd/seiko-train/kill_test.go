@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +29,8 @@ func TestMain(m *testing.M) {
 // TestKillResumesFromQueryLog kills seiko-train (SIGKILL) twice, once in
 // each variant's rounds, starts the same command again and checks that the
 // resumed run spent no query twice (its query logs equal an uninterrupted
-// run's, line for line) and ends with the same numbers.
+// run's, line for line, their indices counted from each run's start) and
+// ends with the same numbers.
 func TestKillResumesFromQueryLog(t *testing.T) {
 	if simdBuild {
 		t.Skip("kill tests run in the plain build")
@@ -42,12 +45,9 @@ func TestKillResumesFromQueryLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	for _, kill := range []struct {
-		log   string
-		lines int
-	}{{"queries_seiko-greedy.jsonl", 100}, {"queries_seiko-ucb.jsonl", 250}} {
+	start := func(env ...string) (*exec.Cmd, chan error, *bytes.Buffer) {
 		cmd := exec.Command(os.Args[0], args(out)...)
-		cmd.Env = append(os.Environ(), "SEIKO_TRAIN_MAIN=1")
+		cmd.Env = append(append(os.Environ(), "SEIKO_TRAIN_MAIN=1"), env...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -55,25 +55,39 @@ func TestKillResumesFromQueryLog(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		path := filepath.Join(out, kill.log)
-		killed := false
-		for !killed {
-			select {
-			case err := <-done:
-				t.Fatalf("the run ended (%v) before %s held %d queries:\n%s", err, kill.log, kill.lines, stderr.String())
-			case <-time.After(5 * time.Millisecond):
+		return cmd, done, &stderr
+	}
+	// A SIGKILL from outside once greedy's log holds 100 of its 448 queries.
+	cmd, done, stderr := start()
+	path := filepath.Join(out, "queries_seiko-greedy.jsonl")
+	for killed := false; !killed; {
+		select {
+		case err := <-done:
+			t.Fatalf("the run ended (%v) before greedy's log held 100 queries:\n%s", err, stderr.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+		if b, err := os.ReadFile(path); err == nil && bytes.Count(b, []byte("\n")) >= 100 {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
 			}
-			if b, err := os.ReadFile(path); err == nil && bytes.Count(b, []byte("\n")) >= kill.lines {
-				if err := cmd.Process.Kill(); err != nil {
-					t.Fatal(err)
-				}
-				<-done
-				killed = true
-			}
+			<-done
+			killed = true
 		}
 	}
-	var stdout, stderr bytes.Buffer
-	if err := run(args(out), &stdout, &stderr); err != nil {
+	// The resumed run finishes greedy and is killed (the crash hook) in UCB's
+	// first round, after its 64 queries: the next run reuses greedy without
+	// asking its queries again, and replays UCB's from the log.
+	_, done, stderr = start(report.EnvCrashAt + "=drift:seiko-ucb:5")
+	var ee *exec.ExitError
+	if err := <-done; !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the run was not killed in UCB's first round: %v\n%s", err, stderr.String())
+	}
+	if b := mustRead(t, filepath.Join(out, "queries_seiko-ucb.jsonl")); bytes.Count(b, []byte("\n")) != 64 {
+		t.Fatalf("UCB's log holds %d queries at the kill, want its first round's 64", bytes.Count(b, []byte("\n")))
+	}
+	var stdout bytes.Buffer
+	stderr = &bytes.Buffer{}
+	if err := run(args(out), &stdout, stderr); err != nil {
 		t.Fatalf("resume: %v\n%s", err, stderr.String())
 	}
 	for _, log := range []string{"queries_seiko-greedy.jsonl", "queries_seiko-ucb.jsonl"} {
