@@ -213,23 +213,16 @@ type tilt struct {
 func tiltKL(a, b []float64, c, lambda float64) tilt {
 	n := len(a)
 	logw := make([]float64, n)
-	m := math.Inf(-1)
 	for i, v := range a {
 		if b != nil {
 			v += c * b[i]
 		}
 		logw[i] = v / lambda
-		m = math.Max(m, logw[i])
 	}
-	var z float64
-	for _, l := range logw {
-		z += math.Exp(l - m)
-	}
-	lz := m + math.Log(z)
-	t := tilt{w: make([]float64, n)}
-	var eh float64
+	var t tilt
+	var lz, eh float64
+	t.w, lz = softmaxLog(logw)
 	for i, l := range logw {
-		t.w[i] = math.Exp(l - lz)
 		if t.w[i] > 0 {
 			eh += t.w[i] * l
 		}

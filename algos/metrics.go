@@ -113,26 +113,38 @@ func Stddev(v []float64) float64 {
 	return math.Sqrt(s / float64(len(v)))
 }
 
+// softmaxLog is the softmax of log-weights, w = exp(l − lz), with
+// lz = logsumexp(l) computed around the largest l so that exp never
+// overflows.
+func softmaxLog(logw []float64) (w []float64, lz float64) {
+	m := math.Inf(-1)
+	for _, l := range logw {
+		m = math.Max(m, l)
+	}
+	var z float64
+	for _, l := range logw {
+		z += math.Exp(l - m)
+	}
+	lz = m + math.Log(z)
+	w = make([]float64, len(logw))
+	for i, l := range logw {
+		w[i] = math.Exp(l - lz)
+	}
+	return w, lz
+}
+
 // SelfNormalizedTilt estimates the tilted target p_α ∝ exp(r/α)·p from samples
 // of p with rewards r: the weights w = softmax(r/α), E_α[r] = Σ w·r,
 // KL(p_α ‖ p) ≈ Σ w·log(n·w), and the effective sample size 1/Σ w².
 func SelfNormalizedTilt(r []float64, alpha float64) (meanReward, kl, ess float64, w []float64) {
 	n := float64(len(r))
 	logw := make([]float64, len(r))
-	m := math.Inf(-1)
 	for i, v := range r {
 		logw[i] = v / alpha
-		m = math.Max(m, logw[i])
 	}
-	var z float64
-	for _, l := range logw {
-		z += math.Exp(l - m)
-	}
-	lz := m + math.Log(z)
-	w = make([]float64, len(r))
+	w, lz := softmaxLog(logw)
 	var sq float64
 	for i, l := range logw {
-		w[i] = math.Exp(l - lz)
 		meanReward += w[i] * r[i]
 		if w[i] > 0 {
 			kl += w[i] * (l - lz + math.Log(n))
