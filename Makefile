@@ -1,8 +1,8 @@
 # difftune — build, test, benchmark.
 #
-#   make test     install what is missing (Go modules; Debian packages when a
-#                 later GPU test needs them) and run every test, in both CPU
-#                 builds: plain Go and GOEXPERIMENT=simd
+#   make test     install what is missing (Go modules; Debian packages: the
+#                 Vulkan backend's, Fashion-MNIST) and run every test, in both
+#                 CPU builds: plain Go and GOEXPERIMENT=simd
 #   make fuzz     each fuzz target of the loaders for FUZZTIME (5 s; part of
 #                 make test), minimizing new inputs for FUZZMINIMIZE
 #   make bench    go test benchmarks of the hot kernels
@@ -17,7 +17,7 @@ OUT     ?= runs/gmm2d
 .PHONY: all test deps vet fmt bench run build shaders fuzz
 
 # The fuzz targets of the loaders, package:target.
-FUZZ     := ./nn/safetensors:FuzzDecode ./algos/tasks:FuzzParseLandscape ./algos/report:FuzzParseConfig ./algos/report:FuzzParseSavedRun ./algos/report:FuzzParsePartialState
+FUZZ     := ./nn/safetensors:FuzzDecode ./algos/tasks:FuzzParseLandscape ./algos/tasks:FuzzParseIDX ./algos/report:FuzzParseConfig ./algos/report:FuzzParseSavedRun ./algos/report:FuzzParsePartialState
 FUZZTIME ?= 5s
 # Go minimizes every new interesting input, by default for up to 60 s, and
 # counts none of those executions: with 2 workers both minimizing, the
@@ -34,6 +34,11 @@ all: build
 # the validation layer its tests run under, gcc for cgo.
 VULKAN_PKGS := gcc libc6-dev mesa-vulkan-drivers libvulkan1 libvulkan-dev vulkan-tools glslc glslang-tools spirv-tools vulkan-validationlayers
 
+# Debian's Fashion-MNIST (the fmnist task's data, MIT-licensed by Zalando:
+# /usr/share/doc/dataset-fashion-mnist/copyright): the four gzipped IDX files.
+FMNIST_DIR   := /usr/share/datasets/fashion-mnist
+FMNIST_FILES := train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
+
 # deps installs what a fresh Debian machine lacks. Run as root (CI is), or
 # with the packages already present; apt runs only when something is missing.
 deps:
@@ -46,6 +51,13 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(VULKAN_PKGS); \
 	else \
 		echo "deps: Vulkan packages missing; as root: apt-get install $(VULKAN_PKGS)"; \
+	fi
+	@if (cd $(FMNIST_DIR) 2>/dev/null && ls $(FMNIST_FILES) >/dev/null 2>&1); then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "deps: installing dataset-fashion-mnist"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist; \
+	else \
+		echo "deps: Fashion-MNIST missing from $(FMNIST_DIR); as root: apt-get install dataset-fashion-mnist"; \
 	fi
 	$(GO) mod download
 
