@@ -35,6 +35,36 @@ func (c *Conv2d) Forward(x *autograd.Var) *autograd.Var {
 	return autograd.Conv2d(x, c.W, c.B, tensor.NewConvGeom(s[0], s[1], s[2], s[3], c.K, c.K, c.Stride, c.Pad))
 }
 
+// ConvTranspose2d is a 2-D transposed convolution over [n, c, h, w] images
+// (autograd.ConvTranspose2d, PyTorch's ConvTranspose2d without output
+// padding): [n, in, h, w] → [n, out, (h−1)·stride − 2·pad + k, likewise w].
+type ConvTranspose2d struct {
+	W, B        *autograd.Var // W [in, out·k·k], B [out]
+	In, Out, K  int
+	Stride, Pad int
+}
+
+// NewConvTranspose2d makes a k×k transposed convolution, initialized like
+// PyTorch (±1/√(out·k·k): its fan-in is computed from the weight's second
+// axis).
+func NewConvTranspose2d(init *Init, in, out, k, stride, pad int) *ConvTranspose2d {
+	bound := 1 / math.Sqrt(float64(out*k*k))
+	return &ConvTranspose2d{W: init.Uniform(-bound, bound, in, out*k*k), B: init.Uniform(-bound, bound, out),
+		In: in, Out: out, K: k, Stride: stride, Pad: pad}
+}
+
+// Params implements Module.
+func (c *ConvTranspose2d) Params() []Param { return []Param{{"weight", c.W}, {"bias", c.B}} }
+
+// Forward upsamples x [n, in, h, w] into [n, out, oh, ow].
+func (c *ConvTranspose2d) Forward(x *autograd.Var) *autograd.Var {
+	s := x.Shape()
+	if len(s) != 4 || s[1] != c.In {
+		panic(fmt.Sprintf("nn: ConvTranspose2d with %d input channels applied to shape %v", c.In, s))
+	}
+	return autograd.ConvTranspose2d(x, c.W, c.B, tensor.NewConvTransposeGeom(s[0], c.Out, s[2], s[3], c.K, c.K, c.Stride, c.Pad))
+}
+
 // GroupNorm normalizes [n, c, h, w] over groups of channels, then scales and
 // shifts each channel: one fused operation over the rows of [n, groups,
 // c/groups·h·w] with γ and β per channel (autograd.NormalizeRowsAffine with

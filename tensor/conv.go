@@ -144,3 +144,39 @@ func convOut(w *Tensor, g ConvGeom) int {
 	}
 	return w.shape[0]
 }
+
+// NewConvTransposeGeom returns the geometry of a transposed convolution
+// (PyTorch's ConvTranspose2d, no output padding) of [n, ·, h, w] images into
+// out channels with kh×kw kernels: the geometry of the convolution whose
+// input gradient it is. That convolution's input is the transposed one's
+// result, [n, out, (h−1)·stride − 2·pad + kh, (w−1)·stride − 2·pad + kw],
+// and its output size OutH×OutW is h×w.
+func NewConvTransposeGeom(n, out, h, w, kh, kw, stride, pad int) ConvGeom {
+	oh, ow := (h-1)*stride-2*pad+kh, (w-1)*stride-2*pad+kw
+	if h < 1 || w < 1 || oh < 1 || ow < 1 {
+		panic(fmt.Sprintf("tensor: transposed convolution of %dx%d images with kernel %dx%d stride=%d pad=%d", h, w, kh, kw, stride, pad))
+	}
+	return NewConvGeom(n, out, oh, ow, kh, kw, stride, pad)
+}
+
+// ConvTranspose2d is the transposed convolution of x [n, in, g.OutH, g.OutW]
+// with the kernels w [in, g.C·kh·kw] (PyTorch's ConvTranspose2d weight [in,
+// out, kh, kw] flattened) plus bias ([g.C], or nil): the input gradient of
+// the convolution of geometry g (see NewConvTransposeGeom) at dy = x,
+// [n, g.C, g.H, g.W]. Its own gradients are convolutions of that geometry
+// too: for the gradient dy of its output, dx = Conv2d(dy, w) and dw =
+// Conv2dGradWeight(x, dy) (x in the role of the output gradient, dy in that
+// of the image).
+func ConvTranspose2d(x, w, bias *Tensor, g ConvGeom) *Tensor {
+	y := Conv2dGradInput(x, w, g)
+	if bias == nil {
+		return y
+	}
+	sameBackend(x, bias)
+	if !slices.Equal(bias.shape, []int{g.C}) {
+		panic(fmt.Sprintf("tensor: ConvTranspose2d bias of shape %v for %d output channels", bias.shape, g.C))
+	}
+	out := Add(y, bias.Contiguous().Reshape(g.C, 1, 1))
+	Free(y)
+	return out
+}

@@ -3,6 +3,7 @@ package backendtest
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/difftune/difftune/tensor"
@@ -45,9 +46,10 @@ func convRef(x, w, bias, dy []float64, g tensor.ConvGeom, out int) (y, dx, dw []
 	return y, dx, dw
 }
 
-// testConv2d checks Conv2d (with and without bias), Conv2dGradInput and
-// Conv2dGradWeight (from the image and from its patches) against the direct
-// convolution in float64, within MatMul·√(k+1) for sums of k products:
+// testConv2d checks Conv2d (with and without bias), Conv2dGradInput,
+// ConvTranspose2d and Conv2dGradWeight (from the image and from its
+// patches) against the direct convolution in float64, within MatMul·√(k+1)
+// for sums of k products:
 // strides 1 and 2, padding 0, 1 and 2, odd and non-square sizes, 1×1 and
 // non-square kernels, and sizes that leave partial tiles in every GEMM
 // dimension of an implicit-GEMM kernel.
@@ -76,6 +78,21 @@ func (s *suite) testConv2d(t *testing.T) {
 		yt, cols := tensor.Conv2dPatches(x, w, nil, g)
 		check(t, name+" conv2d without bias", yt, y0, tol(g.C*g.KH*g.KW))
 		check(t, name+" grad input", tensor.Conv2dGradInput(dy, w, g), dx, tol(c.out*g.KH*g.KW))
+		// The transposed convolution of dy is the input gradient plus a bias
+		// per channel, in the geometry NewConvTransposeGeom gives where the
+		// convolution covers its input exactly.
+		tbv, tbias := s.randn(g.C)
+		yt2 := slices.Clone(dx)
+		for i := range yt2 {
+			yt2[i] += tbv[i/(g.H*g.W)%g.C]
+		}
+		check(t, name+" transposed", tensor.ConvTranspose2d(dy, w, tbias, g), yt2, tol(c.out*g.KH*g.KW))
+		check(t, name+" transposed without bias", tensor.ConvTranspose2d(dy, w, nil, g), dx, tol(c.out*g.KH*g.KW))
+		if (g.H+2*g.Pad-g.KH)%g.Stride == 0 && (g.W+2*g.Pad-g.KW)%g.Stride == 0 {
+			if tg := tensor.NewConvTransposeGeom(g.N, g.C, g.OutH, g.OutW, g.KH, g.KW, g.Stride, g.Pad); tg != g {
+				t.Errorf("%s: NewConvTransposeGeom gives %+v", name, tg)
+			}
+		}
 		check(t, name+" grad weight", tensor.Conv2dGradWeight(dy, x, g), dw, tol(g.N*g.OutH*g.OutW))
 		if cols != nil {
 			check(t, name+" grad weight from the patches", tensor.Conv2dGradWeight(dy, cols, g), dw, tol(g.N*g.OutH*g.OutW))
