@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -118,4 +119,69 @@ func FuzzParsePartialState(f *testing.F) {
 			t.Fatalf("accepted %q: %+v", raw, ps)
 		}
 	})
+}
+
+// TestResumedMetricsAreTheUninterruptedOnes logs a run, stops it in the
+// middle of a line, and resumes it logging again, at other wall times, the
+// steps since its "checkpoint" and a pre-training: metrics.jsonl is the
+// uninterrupted run's lines with the resume mark among them, and a step
+// that comes back with other numbers is not hidden.
+func TestResumedMetricsAreTheUninterruptedOnes(t *testing.T) {
+	ev := func(method, phase string, iter int, loss float64, elapsed float64) algos.Event {
+		return algos.Event{Method: method, Phase: phase, Iter: iter, Loss: algos.Number(loss), Elapsed: elapsed,
+			Extra: map[string]algos.Number{"nan": algos.Number(math.NaN())}}
+	}
+	full := []algos.Event{ev("pretrain", "dsm", 0, 2, 0.1), ev("elegant", "drift", 0, 1, 0.2), ev("elegant", "drift", 1, 0.5, 0.3),
+		ev("elegant", "drift", 2, 0.25, 0.4), ev("elegant", "drift", 3, 0.125, 0.5)}
+	dir, ref := t.TempDir(), t.TempDir()
+	d, err := OpenDir(ref, map[string]any{}, "cpu")
+	require.NoError(t, err)
+	for _, e := range full {
+		d.Log(e)
+	}
+	require.NoError(t, d.Close())
+
+	d, err = OpenDir(dir, map[string]any{}, "cpu")
+	require.NoError(t, err)
+	for _, e := range full[:3] {
+		d.Log(e)
+	}
+	require.NoError(t, d.Close())
+	path := filepath.Join(dir, "metrics.jsonl")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"method":"elegant","phase":"dr`) // killed mid-line
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	// The resume pre-trains again and resumes the drift at iteration 1.
+	d, err = ResumeDir(dir)
+	require.NoError(t, err)
+	d.Log(resumeMark)
+	for _, e := range append([]algos.Event{full[0]}, full[2:]...) {
+		e.Elapsed += 10
+		d.Log(e)
+	}
+	require.NoError(t, d.Close())
+	// The steps but for their wall time, the resume marks left out.
+	steps := func(path string) []string {
+		var out []string
+		for l := range strings.Lines(string(mustReadFile(t, path))) {
+			var e algos.Event
+			require.NoError(t, json.Unmarshal([]byte(l), &e), l)
+			if e.Method != resumeMark.Method {
+				out = append(out, eventKey(e))
+			}
+		}
+		return out
+	}
+	assert.Equal(t, steps(filepath.Join(ref, "metrics.jsonl")), steps(path))
+	assert.Equal(t, 1, strings.Count(string(mustReadFile(t, path)), `"phase":"resume"`))
+
+	// A step logged again with another loss is kept: the file shows it twice.
+	d, err = ResumeDir(dir)
+	require.NoError(t, err)
+	d.Log(ev("elegant", "drift", 3, 0.75, 0.5))
+	require.NoError(t, d.Close())
+	assert.Equal(t, 2, strings.Count(string(mustReadFile(t, path)), `"phase":"drift","iter":3,`))
 }

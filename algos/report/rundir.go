@@ -28,11 +28,21 @@ import (
 // Dir is an open run directory. metrics.jsonl is appended line by line and
 // flushed, so a crash keeps every step logged so far; the other files are
 // replaced atomically.
+//
+// A resumed run's metrics.jsonl is the uninterrupted run's: a resume
+// repeats, bit for bit, the steps between its checkpoint and the stop (and
+// a pre-training that no cache kept), and each of those that the file holds
+// already is not written again. Only the resume marks (method "runner",
+// phase "resume") tell the two files apart.
 type Dir struct {
 	Path    string
 	metrics *os.File
 	buf     *bufio.Writer
 	enc     *json.Encoder
+	// logged counts, on a resume, the lines metrics.jsonl held, by their
+	// content without the wall time: each one absorbs one event logged
+	// again.
+	logged map[string]int
 }
 
 // OpenDir creates dir, writes config.json (cfg's fields, then the device and
@@ -49,12 +59,12 @@ func ResumeDir(dir string) (*Dir, error) {
 
 func openDir(dir string, cfg any, device string, resume bool) (*Dir, error) {
 	if resume {
-		f, err := os.OpenFile(filepath.Join(dir, "metrics.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		f, logged, err := reopenMetrics(filepath.Join(dir, "metrics.jsonl"))
 		if err != nil {
 			return nil, fmt.Errorf("output directory: %w", err)
 		}
 		buf := bufio.NewWriter(f)
-		return &Dir{Path: dir, metrics: f, buf: buf, enc: json.NewEncoder(buf)}, nil
+		return &Dir{Path: dir, metrics: f, buf: buf, enc: json.NewEncoder(buf), logged: logged}, nil
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "checkpoints"), 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
@@ -82,11 +92,66 @@ func openDir(dir string, cfg any, device string, resume bool) (*Dir, error) {
 	return &Dir{Path: dir, metrics: f, buf: buf, enc: json.NewEncoder(buf)}, nil
 }
 
-// Log appends one event to metrics.jsonl.
+// Log appends one event to metrics.jsonl, unless the stopped run that this
+// one resumes logged it already.
 func (d *Dir) Log(e algos.Event) {
+	if d.logged != nil && e.Method != resumeMark.Method {
+		if k := eventKey(e); d.logged[k] > 0 {
+			d.logged[k]--
+			return
+		}
+	}
 	if err := d.enc.Encode(e); err == nil {
 		d.buf.Flush()
 	}
+}
+
+// resumeMark is the event that a resume logs first.
+var resumeMark = algos.Event{Method: "runner", Phase: "resume"}
+
+// eventKey is an event's line without its wall time: what a resume logs
+// again of a step is identical to it but for the time.
+func eventKey(e algos.Event) string {
+	e.Elapsed = 0
+	raw, _ := json.Marshal(e)
+	return string(raw)
+}
+
+// reopenMetrics opens metrics.jsonl for appending and counts its lines by
+// eventKey. A last line cut short by a crash is removed first (ftruncate:
+// the file holds it or not, never half a cut).
+func reopenMetrics(path string) (*os.File, map[string]int, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	logged := map[string]int{}
+	r := bufio.NewReader(f)
+	var whole int64
+	for {
+		line, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		whole += int64(len(line))
+		var e algos.Event
+		if json.Unmarshal(line, &e) == nil && e.Method != resumeMark.Method {
+			logged[eventKey(e)]++
+		}
+	}
+	if err := f.Truncate(whole); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if _, err := f.Seek(whole, io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, logged, nil
 }
 
 // Close flushes and closes metrics.jsonl.

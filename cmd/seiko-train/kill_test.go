@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/difftune/difftune/algos/report"
+	"github.com/difftune/difftune/cmd/internal/runtest"
 )
 
 // TestMain lets the test binary stand in for seiko-train: with
@@ -96,6 +97,8 @@ func TestKillResumesFromQueryLog(t *testing.T) {
 			t.Errorf("%s: the resumed run's log (%d lines) differs from the uninterrupted one's (%d lines)", log, bytes.Count(got, []byte("\n")), bytes.Count(want, []byte("\n")))
 		}
 	}
+	// metrics.jsonl logs each step once, as the uninterrupted run does.
+	runtest.SameSteps(t, filepath.Join(out, "metrics.jsonl"), filepath.Join(ref, "metrics.jsonl"))
 	a, err := report.ReadSummary(ref)
 	if err != nil {
 		t.Fatal(err)
