@@ -10,6 +10,7 @@ import (
 	"github.com/difftune/difftune/nn"
 	"github.com/difftune/difftune/sde"
 	"github.com/difftune/difftune/tensor"
+	"github.com/difftune/difftune/tensor/philox"
 )
 
 // Workload is a named piece of work that can run on any backend.
@@ -36,6 +37,10 @@ func Workloads() []Workload {
 		Workload{Name: "transformer_iter_256x8x64", Setup: transformerIter},
 		Workload{Name: "attention_256x4x8x16", Setup: attention(256*4, 8, 16)},
 		Workload{Name: "attention_64x4x64x32", Setup: attention(64*4, 64, 32)},
+		Workload{Name: "unet_train_b128", Setup: func(b tensor.Backend) (func(), float64, float64) {
+			_, step, flops := NewUNetStep(b, nn.DefaultUNet, 128)
+			return func() { step() }, flops, 0
+		}},
 	)
 	for _, c := range convShapes {
 		for _, backward := range []bool{false, true} {
@@ -154,6 +159,58 @@ func transformerIter(b tensor.Backend) (func(), float64, float64) {
 		opt.Step()
 		wait(b)
 	}, flops, 0
+}
+
+// NewUNetStep returns one denoising training step of the UNet c at batch n
+// (the twin's unet_train): x fixed N(0, I) images, s uniform in [0.001, 1)
+// and ε ~ N(0, I) fresh each step, loss mean((ε̂(x + ε, s) − ε)²), backward,
+// one Adam step at lr 1e-3. It returns the network, the step (which returns
+// the loss) and the step's floating-point operations: the forward pass's
+// (UNetFLOPs) ×3 for training, as transformerIter counts.
+func NewUNetStep(b tensor.Backend, c nn.UNetConfig, n int) (u *nn.UNet, step func() float64, flops float64) {
+	u = nn.NewUNet(&nn.Init{Backend: b, DType: tensor.Float32, Seed: 1}, c)
+	opt := nn.NewAdam(nn.Vars(u), nn.ConstantLR(1e-3))
+	shape := []int{n, c.Channels, c.Height, c.Width}
+	x := tensor.RandNormal(b, tensor.Float32, 1, 1, shape...)
+	var draw uint64 = 1
+	s := make([]float64, n)
+	return u, func() float64 {
+		draw += 2
+		philox.Uniform64(1, draw, s)
+		for i := range s {
+			s[i] = 0.001 + 0.999*s[i]
+		}
+		eps := autograd.Const(tensor.RandNormal(b, tensor.Float32, 1, draw+1, shape...))
+		loss := autograd.MeanAll(autograd.Square(autograd.Sub(u.Forward(autograd.Const(tensor.Add(x, eps.Value)), s), eps)))
+		loss.Backward()
+		opt.Step()
+		return loss.Value.Item()
+	}, 3 * UNetFLOPs(c, n)
+}
+
+// UNetFLOPs is the floating-point operations of the UNet c's forward pass
+// on n images: 2 per multiply-add of every convolution (a transposed one
+// counted as the convolution it transposes), linear projection and
+// attention product; the normalizations and elementwise operations are
+// not counted.
+func UNetFLOPs(c nn.UNetConfig, n int) float64 {
+	hw := float64(c.Height * c.Width)
+	conv := func(px float64, in, out, k int) float64 { return 2 * float64(n) * px * float64(in*out*k*k) }
+	res := func(px float64, in, out int) float64 {
+		f := conv(px, in, out, 3) + conv(px, out, out, 3) + 2*float64(n*c.TimeDim*out)
+		if in != out {
+			f += conv(px, in, out, 1)
+		}
+		return f
+	}
+	q := hw / 16 // the attention's tokens
+	attn := 4*conv(q, c.C3, c.C3, 1) + 4*float64(n)*q*q*float64(c.C3)
+	return 2*float64(n*(c.EmbDim*c.TimeDim+c.TimeDim*c.TimeDim)) +
+		conv(hw, c.Channels, c.C1, 3) + res(hw, c.C1, c.C1) + conv(hw/4, c.C1, c.C2, 3) +
+		res(hw/4, c.C2, c.C2) + conv(hw/16, c.C2, c.C3, 3) +
+		2*res(q, c.C3, c.C3) + attn +
+		conv(hw/16, c.C3, c.C2, 4) + res(hw/4, 2*c.C2, c.C2) +
+		conv(hw/4, c.C2, c.C1, 4) + res(hw, 2*c.C1, c.C1) + conv(hw, c.C1, c.Channels, 3)
 }
 
 // attention is scaled dot-product attention forward and backward
