@@ -19,7 +19,7 @@ func init() {
 		{"ucb", "rounds, fine-tuning toward r̂ + C₁·min(C₂, √(φᵀΣ⁻¹φ)), Σ the Gram matrix of the features"},
 		{"bootstrap", "rounds, fine-tuning toward the max over bootstrap heads"},
 		{"ts", "rounds, fine-tuning toward one bootstrap head drawn at random (Thompson sampling)"},
-		{"mss", "continuous SEIKO: bootstrap's reward, the control as impulses at the K times of largest ensemble spread"},
+		{"mss", "continuous SEIKO: bootstrap's reward, the control as impulses at the K times where one is worth most (or of largest ensemble spread)"},
 	} {
 		RegisterMethod(MethodSpec{Name: "seiko-" + v.variant,
 			Doc: "SEIKO " + v.variant + ": " + v.doc + "; KL α to the pre-trained and β to the previous round's model (ALGORITHMS.md §2)",
@@ -53,9 +53,11 @@ type SEIKOOptions struct {
 	// set the UCB bonus.
 	C1, C2 float64
 	// K is the number of impulses of continuous SEIKO (mss); K ≥ the grid's
-	// steps is the full drift, bootstrap's fit. Select chooses their times:
-	// "spread" (the measurement selection strategy: largest ensemble
-	// spread) or "last" (the K last steps, a baseline).
+	// steps is the full drift, bootstrap's fit. Select chooses their times
+	// (impulseTimes): "value" or "" (largest first-order worth of an impulse
+	// to the optimistic reward), "spread" (seed 003's measurement selection
+	// as written: largest ensemble spread on x̂₀) or "last" (the K last
+	// steps, a baseline).
 	K      int
 	Select string `json:",omitempty"`
 	// CurveSamples samples of each round's model score the curve (uncounted
@@ -95,8 +97,8 @@ func (o SEIKOOptions) validate() error {
 		return fmt.Errorf("SEIKO: β must be finite, got %v", o.Beta)
 	case o.Iters < 0 || o.Heads < 1 || o.CurveSamples < 2 || o.K < 1:
 		return fmt.Errorf("SEIKO needs iters ≥ 0, heads ≥ 1, curve samples ≥ 2 and K ≥ 1, got %d, %d, %d, %d", o.Iters, o.Heads, o.CurveSamples, o.K)
-	case o.Select != "" && o.Select != "spread" && o.Select != "last":
-		return fmt.Errorf("SEIKO: impulse times are selected by spread or last, got %q", o.Select)
+	case o.Select != "" && o.Select != "spread" && o.Select != "value" && o.Select != "last":
+		return fmt.Errorf("SEIKO: impulse times are selected by spread, value or last, got %q", o.Select)
 	case math.IsNaN(o.C1) || math.IsInf(o.C1, 0) || !(o.C2 > 0):
 		return fmt.Errorf("SEIKO: need a finite C1 and C2 > 0, got %v, %v", o.C1, o.C2)
 	}
@@ -244,11 +246,11 @@ func (m *Seiko) Fit(ctx *Context) (*Fitted, error) {
 		}
 		fitCtx := ctx
 		if m.Variant == "mss" {
-			at, _ := impulseTimes(b, ft, reward.(*Ensemble), o.K, o.Select, drift.Batch, mssRng)
+			at, note := impulseTimes(b, ft, reward, o.K, o.Select, drift.Batch, mssRng)
 			if fitCtx, err = impulseContext(ctx, at); err != nil {
 				return nil, err
 			}
-			desc += fmt.Sprintf(", impulses at s = %s", describeTimes(at))
+			desc += fmt.Sprintf(", impulses at s = %s%s", describeTimes(at), note)
 		}
 		settings = append(settings, desc)
 		goal := driftGoal{Reward: reward, Alpha: alpha + beta, ColdControl: true}

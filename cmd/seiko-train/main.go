@@ -58,8 +58,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.beta, "beta", 0, "KL weight β ≥ 0 to the previous round's model (default: α)")
 	fs.Float64Var(&o.noise, "noise", 0, "standard deviation of the oracle's observation noise (default: the task's)")
 	fs.IntVar(&o.iters, "iters", 0, "fine-tuning iterations of each round (default: the task's)")
-	fs.IntVar(&o.k, "k", 0, "impulses of continuous SEIKO (variant mss): the K times of largest ensemble spread (default: the task's, 5)")
-	fs.StringVar(&o.mssSelect, "mss-select", "spread", "impulse times of mss: spread (largest ensemble spread on x̂₀) or last (the K last steps, a baseline)")
+	fs.IntVar(&o.k, "k", 0, "impulses of continuous SEIKO (variant mss), at K grid times chosen by -mss-select (default: the task's, 5)")
+	fs.StringVar(&o.mssSelect, "mss-select", "value", "impulse times of mss: value (largest first-order worth of an impulse to the optimistic reward), spread (largest ensemble spread on x̂₀, seed 003 as written) or last (the K last steps, a baseline)")
 	fs.IntVar(&o.evalSamples, "eval-samples", 0, "samples drawn to evaluate each variant (default: the task's)")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed reproduces the run")
 	fs.StringVar(&o.seeds, "seeds", "", "comma-separated seeds: the plan once per seed into DIR/seed<N>/, means ± sd in DIR (instead of -seed)")
@@ -177,8 +177,8 @@ func (o *options) plan(task algos.Task) (algos.Plan, error) {
 		s.K = o.k
 	}
 	if o.set["mss-select"] {
-		if o.mssSelect != "spread" && o.mssSelect != "last" {
-			return p, fmt.Errorf("-mss-select must be spread or last, got %q", o.mssSelect)
+		if o.mssSelect != "spread" && o.mssSelect != "value" && o.mssSelect != "last" {
+			return p, fmt.Errorf("-mss-select must be spread, value or last, got %q", o.mssSelect)
 		}
 		s.Select = o.mssSelect
 	}
