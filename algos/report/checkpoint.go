@@ -41,6 +41,16 @@ type partialState struct {
 	Events   []algos.Event `json:"events"`
 }
 
+// Checkpoints is the algos.Checkpointer of the fits in progress in d, for a
+// binary that fits outside the runner (every: iterations between two
+// checkpoints, 0: DefaultCheckpointEvery). log is the Hooks.Log that goes
+// with it: metrics.jsonl, but for the events a resumed fit replays. done
+// removes a run's checkpoint once its results are written.
+func (d *Dir) Checkpoints(every int, notice func(string)) (ck algos.Checkpointer, log func(algos.Event), done func(run string) error) {
+	s := &runStore{d: d, notice: notice, every: every}
+	return s, s.log, s.removePartial
+}
+
 // Every implements algos.Checkpointer.
 func (s *runStore) Every() int {
 	if s.every > 0 {

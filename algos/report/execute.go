@@ -157,12 +157,11 @@ func Execute(o Options) error {
 	if err := o.Check(); err != nil {
 		return err
 	}
-	lock, err := LockDir(o.Out, func(msg string) { fmt.Fprintln(o.Stderr, msg) })
+	release, err := Hold(o.Out, o.Stderr)
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
-	defer onInterrupt(lock, o.Out, o.Stderr)()
+	defer release()
 	if len(o.Seeds) > 0 {
 		return executeSeeds(o)
 	}
@@ -175,30 +174,20 @@ func Execute(o Options) error {
 // reuses the runs it finished.
 func executeOnce(o Options) (*algos.Result, error) {
 	bars := newProgress(o.Stderr)
-	mode, err := prepareDir(o.Out, o.config(), o.Backend.Name(), o.Force, !o.Restart, bars.Notice)
-	if err != nil {
-		return nil, err
-	}
-	var d *Dir
-	if mode == dirResume {
-		bars.Notice(fmt.Sprintf("resuming the run of the same configuration in %s: its finished runs are reused, metrics.jsonl is appended to (-resume=false starts over)", o.Out))
-		d, err = ResumeDir(o.Out)
-	} else {
-		d, err = OpenDir(o.Out, o.config(), o.Backend.Name())
-	}
+	d, resumed, err := OpenRun(o.Out, o.config(), o.Backend.Name(), o.Force, o.Restart, bars.Notice, "")
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	if mode == dirResume {
-		d.Log(algos.Event{Method: "runner", Phase: "resume"})
+	if resumed {
+		bars.Notice(fmt.Sprintf("resuming the run of the same configuration in %s: its finished runs are reused, metrics.jsonl is appended to (-resume=false starts over)", o.Out))
 	}
 	store := &runStore{d: d, task: o.Task, notice: bars.Notice, every: o.CheckpointEvery}
 	env := algos.Env{Backend: o.Backend, Cache: o.Cache, Runs: store, Checkpoints: store,
 		Hooks: algos.Hooks{Log: store.log, Progress: bars.Update, Notice: bars.Notice}}
 	res, err := algos.Run(env, o.Task, o.Plan)
 	bars.Done()
-	if mode == dirResume {
+	if resumed {
 		if merr := markResumed(o.Out, store.reused, store.fitted); merr != nil && err == nil {
 			err = merr
 		}
@@ -266,6 +255,22 @@ func executeSeeds(o Options) error {
 	fmt.Fprintf(o.Stdout, "\nover seeds %v (mean ± sd):\n%s", o.Seeds, table)
 	fmt.Fprintf(o.Stdout, "wrote %s/{summary.json,results.md} and one directory per seed\n", strings.TrimRight(o.Out, "/"))
 	return nil
+}
+
+// Hold locks the run directory dir for this process (LockDir, with its
+// notices on stderr) and, until release is called, makes SIGINT and SIGTERM
+// stop the process cleanly (onInterrupt). Every binary that writes a run
+// directory holds it so.
+func Hold(dir string, stderr io.Writer) (release func(), err error) {
+	lock, err := LockDir(dir, func(msg string) { fmt.Fprintln(stderr, msg) })
+	if err != nil {
+		return nil, err
+	}
+	stop := onInterrupt(lock, dir, stderr)
+	return func() {
+		stop()
+		lock.Unlock()
+	}, nil
 }
 
 // onInterrupt makes SIGINT and SIGTERM stop the run cleanly until the

@@ -169,11 +169,13 @@ func (e ConfigMismatch) Error() string {
 // (nothing there; another configuration with force; the same with resume
 // off) or a resume (the same configuration). A run of another configuration
 // without force is a ConfigMismatch in an InputError, before anything is
-// changed.
-func prepareDir(dir string, cfg any, device string, force, resume bool, notice func(string)) (int, error) {
+// changed. Otherwise marker, a file outside dir that says the run finished
+// (none: ""), is removed first: the run is not finished until it is written
+// again.
+func prepareDir(dir string, cfg any, device string, force, resume bool, notice func(string), marker string) (int, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return dirFresh, nil
+		return dirFresh, removeMarker(marker)
 	} else if err != nil {
 		return 0, err
 	}
@@ -184,9 +186,13 @@ func prepareDir(dir string, cfg any, device string, force, resume bool, notice f
 	} else if differs, err = configDiff(old, cfg, device); err != nil {
 		return 0, err
 	}
-	switch {
-	case len(differs) > 0 && !force:
+	if len(differs) > 0 && !force {
 		return 0, InputError{ConfigMismatch{Dir: dir, Differs: differs}}
+	}
+	if err := removeMarker(marker); err != nil {
+		return 0, err
+	}
+	switch {
 	case len(differs) > 0:
 		notice(fmt.Sprintf("-force: replacing the run of another configuration in %s", dir))
 	case !resume:
@@ -195,6 +201,41 @@ func prepareDir(dir string, cfg any, device string, force, resume bool, notice f
 		return dirResume, nil
 	}
 	return dirFresh, clearRun(dir)
+}
+
+func removeMarker(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// OpenRun opens the run directory dir (locked by the caller) for a run of
+// configuration cfg on device, as Execute does: a stopped run of the same
+// configuration is resumed (ResumeDir, with a resume mark in metrics.jsonl)
+// unless restart; a run of another configuration is refused (an
+// InputError, nothing changed) unless force; what a run replaced or started
+// over left is removed first (OpenDir). marker is a file outside dir whose
+// presence says that the run finished ("": none, dir/summary.json says
+// it): it is removed before anything else changes. OpenRun reports whether
+// it resumed.
+func OpenRun(dir string, cfg any, device string, force, restart bool, notice func(string), marker string) (d *Dir, resumed bool, err error) {
+	mode, err := prepareDir(dir, cfg, device, force, !restart, notice, marker)
+	if err != nil {
+		return nil, false, err
+	}
+	if mode != dirResume {
+		d, err = OpenDir(dir, cfg, device)
+		return d, false, err
+	}
+	if d, err = ResumeDir(dir); err != nil {
+		return nil, false, err
+	}
+	d.Log(resumeMark)
+	return d, true, nil
 }
 
 // ParseConfig reads a config.json: a JSON object.

@@ -176,7 +176,7 @@ func TestLockOfAKilledProcess(t *testing.T) {
 func TestPrepareDirRefusesAnotherConfiguration(t *testing.T) {
 	dir := t.TempDir()
 	note := func(string) {}
-	mode, err := prepareDir(dir, map[string]any{"a": 1}, "cpu", false, true, note)
+	mode, err := prepareDir(dir, map[string]any{"a": 1}, "cpu", false, true, note, "")
 	require.NoError(t, err)
 	assert.Equal(t, dirFresh, mode, "an empty directory")
 	d, err := OpenDir(dir, map[string]any{"a": 1, "b": map[string]any{"c": 0.001}}, "cpu")
@@ -184,21 +184,21 @@ func TestPrepareDirRefusesAnotherConfiguration(t *testing.T) {
 	require.NoError(t, d.Close())
 	require.NoError(t, WriteJSON(filepath.Join(dir, "summary.json"), summaryOf(1, 3, 0.5)))
 
-	mode, err = prepareDir(dir, map[string]any{"a": 1, "b": map[string]any{"c": 0.001}}, "cpu", false, true, note)
+	mode, err = prepareDir(dir, map[string]any{"a": 1, "b": map[string]any{"c": 0.001}}, "cpu", false, true, note, "")
 	require.NoError(t, err)
 	assert.Equal(t, dirResume, mode, "the same configuration resumes")
 
-	_, err = prepareDir(dir, map[string]any{"a": 1, "b": map[string]any{"c": 0.002}}, "cpu", false, true, note)
+	_, err = prepareDir(dir, map[string]any{"a": 1, "b": map[string]any{"c": 0.002}}, "cpu", false, true, note, "")
 	var ie InputError
 	require.ErrorAs(t, err, &ie)
 	assert.Contains(t, err.Error(), "b.c differs")
 	assert.Contains(t, err.Error(), "-force")
-	_, err = prepareDir(dir, map[string]any{"a": 1, "b": map[string]any{"c": 0.001}}, "vulkan", false, true, note)
+	_, err = prepareDir(dir, map[string]any{"a": 1, "b": map[string]any{"c": 0.001}}, "vulkan", false, true, note, "")
 	assert.ErrorContains(t, err, "device differs")
 	_, err = os.Stat(filepath.Join(dir, "summary.json"))
 	require.NoError(t, err, "a refusal touched the old run")
 
-	mode, err = prepareDir(dir, map[string]any{"a": 2}, "cpu", true, true, note)
+	mode, err = prepareDir(dir, map[string]any{"a": 2}, "cpu", true, true, note, "")
 	require.NoError(t, err)
 	assert.Equal(t, dirFresh, mode)
 	for _, f := range []string{"summary.json", "config.json", "metrics.jsonl", "checkpoints"} {
@@ -211,13 +211,13 @@ func TestPrepareDirRefusesAnotherConfiguration(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, d.Close())
 	require.NoError(t, markResumed(dir, []string{"elegant"}, nil))
-	mode, err = prepareDir(dir, map[string]any{"a": 1}, "cpu", false, true, note)
+	mode, err = prepareDir(dir, map[string]any{"a": 1}, "cpu", false, true, note, "")
 	require.NoError(t, err)
 	assert.Equal(t, dirResume, mode)
 	cfg, err := ParseConfig(mustReadFile(t, filepath.Join(dir, "config.json")))
 	require.NoError(t, err)
 	assert.Contains(t, string(mustJSON(t, cfg["resumed"])), `"reused":["elegant"]`)
-	mode, err = prepareDir(dir, map[string]any{"a": 1}, "cpu", false, false, note)
+	mode, err = prepareDir(dir, map[string]any{"a": 1}, "cpu", false, false, note, "")
 	require.NoError(t, err)
 	assert.Equal(t, dirFresh, mode, "-resume=false starts over")
 }

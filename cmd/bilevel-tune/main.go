@@ -21,13 +21,16 @@
 // Outputs in --output_dir: lambda_final.txt (the number alone), samples/
 // (pretrained, guided and elegant as .npy, and .fasta for sequences), logs/
 // (lambda.jsonl: λ, the gradient estimate, f and the KL per step;
-// lambda.png: λ and f against the step; metrics.jsonl: the fits' steps) and
-// summary.json, written last. Every file is written atomically.
+// lambda.png: λ and f against the step; metrics.jsonl: the fits' steps;
+// config.json: what ran; checkpoints/: ELEGANT's fit in progress) and
+// summary.json, written last: a folder without it holds no finished run.
+// Every file is written atomically. A stopped run (kill, Ctrl-C: exit
+// status 130) resumes with the same command, ELEGANT's fit from its last
+// checkpoint, to the same numbers; a run of another configuration in the
+// folder is refused without -force.
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,6 +61,7 @@ type options struct {
 	lambdaInit, gamma, lr, lambdaMin, lambdaMax float64
 	seed                                        uint64
 	quick, elegant                              bool
+	dir                                         cli.RunDirFlags
 	set                                         map[string]bool
 }
 
@@ -91,6 +95,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.device, "device", "", "backend: cpu (default, or $"+tensor.EnvDevice+"), cpu-ref, vulkan")
 	fs.StringVar(&o.cache, "cache", cli.DefaultCache(), "directory of cached models (empty: no cache)")
 	fs.BoolVar(&o.quick, "quick", false, "a tiny preset for smoke tests (the task's quick preset, fewer samples and steps); flags given still win")
+	o.dir.Register(fs, "--output_dir")
 }
 
 // bindTask adds the task's flags to fs, its Euler–Maruyama -steps renamed
@@ -176,6 +181,9 @@ func parse(args []string, stderr io.Writer) (options, algos.Task, algos.BilevelO
 	if (o.set["elegant-iters"] && o.elegantIters < 1) || (o.set["elegant-batch"] && o.elegantBatch < 1) {
 		return o, nil, bo, nil, nil, usageError{Err: fmt.Errorf("-elegant-iters and -elegant-batch must be ≥ 1, got %d and %d", o.elegantIters, o.elegantBatch)}
 	}
+	if err := o.dir.Check(); err != nil {
+		return o, nil, bo, nil, nil, err
+	}
 	if o.pool < o.samples && !o.set["pool"] {
 		o.pool = o.samples
 	}
@@ -212,6 +220,18 @@ func flagNames(err error) error {
 	return fmt.Errorf("%s (flags --num_samples, -pool, --lambda_init, -lambda-min, -lambda-max, --gamma, -lr, --steps, -eval-samples)", err)
 }
 
+// config is what logs/config.json records: a stopped run of the same
+// configuration resumes, another is refused without -force.
+type config struct {
+	Task       string               `json:"task"`
+	TaskConfig any                  `json:"task_config"`
+	Upper      string               `json:"upper"`
+	Lower      string               `json:"lower"`
+	Seed       uint64               `json:"seed"`
+	Options    algos.BilevelOptions `json:"options"`
+	Elegant    *algos.Recipe        `json:"elegant"`
+}
+
 func run(args []string, stdout, stderr io.Writer) error {
 	o, task, bo, r1, r2, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -232,26 +252,33 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return usageError{Err: err}
 		}
 	}
-	for _, dir := range []string{o.out, filepath.Join(o.out, "samples"), filepath.Join(o.out, "logs")} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
+	recipe := o.recipe(task)
 	notice := func(msg string) { fmt.Fprintln(stderr, msg) }
-	// One run at a time in an output folder (the lock of package report).
-	lock, err := report.LockDir(o.out, notice)
+	// One run at a time in an output folder, Ctrl-C a clean stop (the
+	// run directory of package report, in logs/, with summary.json beside
+	// it as the mark of a finished run).
+	release, err := report.Hold(o.out, stderr)
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
-	var events bytes.Buffer
-	enc := json.NewEncoder(&events)
-	hooks := algos.Hooks{
-		Notice:   notice,
-		Log:      func(e algos.Event) { _ = enc.Encode(e) },
-		Progress: progress(stderr),
+	defer release()
+	cfg := config{Task: task.Name(), TaskConfig: task.Config(), Upper: r1.String(), Lower: r2.String(), Seed: o.seed, Options: bo, Elegant: recipe}
+	d, resumed, err := report.OpenRun(filepath.Join(o.out, "logs"), cfg, b.Name(), o.dir.Force, !o.dir.Resume, notice, filepath.Join(o.out, "summary.json"))
+	if bad := (report.InputError{}); errors.As(err, &bad) {
+		return usageError{Err: bad.Err}
+	} else if err != nil {
+		return err
 	}
-	env := algos.Env{Backend: b, Cache: o.cache, Hooks: hooks, Seed: o.seed}
+	defer d.Close()
+	if resumed {
+		notice(fmt.Sprintf("resuming the run of the same configuration in %s: ELEGANT's fit from its last checkpoint (-resume=false starts over)", o.out))
+	}
+	if err := os.MkdirAll(filepath.Join(o.out, "samples"), 0o755); err != nil {
+		return err
+	}
+	ck, log, done := d.Checkpoints(o.dir.CheckpointEvery, notice)
+	hooks := algos.Hooks{Notice: notice, Log: log, Progress: progress(stderr)}
+	env := algos.Env{Backend: b, Cache: o.cache, Hooks: hooks, Seed: o.seed, Checkpoints: ck}
 	if err := task.Setup(env); err != nil {
 		return err
 	}
@@ -259,33 +286,40 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var recipe *algos.Recipe
-	if o.elegant {
-		r := task.Defaults().Recipe
-		if o.quick {
-			// ELEGANT at seconds' scale: a smoke test, not a measurement.
-			r.Value.Points, r.Value.Rollouts, r.Value.Iters = min(r.Value.Points, 128), min(r.Value.Rollouts, 4), min(r.Value.Iters, 60)
-			r.Initial.Iters, r.Initial.Batch = min(r.Initial.Iters, 30), min(r.Initial.Batch, 128)
-			r.Drift.Iters, r.Drift.Batch = min(r.Drift.Iters, 30), min(r.Drift.Batch, 128)
-		}
-		if o.set["elegant-iters"] {
-			r.Drift.Iters = o.elegantIters
-		}
-		if o.set["elegant-batch"] {
-			r.Drift.Batch = o.elegantBatch
-		}
-		recipe = &r
-	}
 	res, err := algos.TuneBilevel(env, task, pre, bo, r1, r2, recipe, o.seed)
 	if err != nil {
 		return err
 	}
 	sum := newSummary(o, task, res, r1, r2)
-	if err := writeOutputs(o.out, task, res, sum, events.Bytes()); err != nil {
+	if err := writeOutputs(o.out, task, res, sum); err != nil {
+		return err
+	}
+	if err := done("elegant"); err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, sum.text())
 	return nil
+}
+
+// recipe is ELEGANT's recipe at λ_final (nil: -elegant=false).
+func (o options) recipe(task algos.Task) *algos.Recipe {
+	if !o.elegant {
+		return nil
+	}
+	r := task.Defaults().Recipe
+	if o.quick {
+		// ELEGANT at seconds' scale: a smoke test, not a measurement.
+		r.Value.Points, r.Value.Rollouts, r.Value.Iters = min(r.Value.Points, 128), min(r.Value.Rollouts, 4), min(r.Value.Iters, 60)
+		r.Initial.Iters, r.Initial.Batch = min(r.Initial.Iters, 30), min(r.Initial.Batch, 128)
+		r.Drift.Iters, r.Drift.Batch = min(r.Drift.Iters, 30), min(r.Drift.Batch, 128)
+	}
+	if o.set["elegant-iters"] {
+		r.Drift.Iters = o.elegantIters
+	}
+	if o.set["elegant-batch"] {
+		r.Drift.Batch = o.elegantBatch
+	}
+	return &r
 }
 
 // formatLambda is λ as written to lambda_final.txt: the shortest decimal

@@ -126,7 +126,7 @@ func (s summary) text() string {
 }
 
 // writeOutputs writes every file, atomically, summary.json last.
-func writeOutputs(dir string, task algos.Task, res *algos.BilevelResult, s summary, events []byte) error {
+func writeOutputs(dir string, task algos.Task, res *algos.BilevelResult, s summary) error {
 	fw, seqs := task.(report.FASTAWriter)
 	for _, name := range slices.Sorted(maps.Keys(res.Samples)) {
 		x := res.Samples[name]
@@ -147,9 +147,6 @@ func writeOutputs(dir string, task algos.Task, res *algos.BilevelResult, s summa
 		}
 	}
 	if err := report.WriteText(filepath.Join(dir, "logs", "lambda.jsonl"), lines.String()); err != nil {
-		return err
-	}
-	if err := report.WriteText(filepath.Join(dir, "logs", "metrics.jsonl"), string(events)); err != nil {
 		return err
 	}
 	if err := writeTracePlot(filepath.Join(dir, "logs", "lambda.png"), res.Trace); err != nil {

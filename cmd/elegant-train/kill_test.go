@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,94 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/difftune/difftune/algos/report"
 	"github.com/difftune/difftune/cmd/internal/runtest"
 )
 
-// envRunMain makes the test binary run the command instead of the tests: a
-// subprocess of the binary without building it.
-const envRunMain = "DIFFTUNE_TEST_RUN_MAIN"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(envRunMain) == "1" {
-		os.Args[0] = "elegant-train"
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-// command is elegant-train with args as a subprocess (the test binary),
-// crashing itself at crashAt (report.EnvCrashAt) if set.
-func command(crashAt string, args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), envRunMain+"=1", report.EnvCrashAt+"="+crashAt)
-	return cmd
-}
-
-// runTo runs the command to its end and returns its output and exit status.
-func runTo(t *testing.T, crashAt string, args ...string) (string, int) {
-	t.Helper()
-	out, err := command(crashAt, args...).CombinedOutput()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return string(out), 0
-	case errors.As(err, &ee):
-		return string(out), ee.ExitCode()
-	}
-	t.Fatalf("%v\n%s", err, out)
-	return "", 0
-}
-
-// killed runs the command, which must die of SIGKILL at crashAt.
-func killed(t *testing.T, crashAt string, args ...string) string {
-	t.Helper()
-	out, err := command(crashAt, args...).CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("the run was not killed at %s: %v\n%s", crashAt, err, out)
-	}
-	return string(out)
-}
-
-// withoutTiming decodes a summary.json and drops its timing fields.
-func withoutTiming(t *testing.T, raw []byte) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("%v\n%s", err, raw)
-	}
-	var strip func(any)
-	strip = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for _, k := range []string{"seconds", "elapsed", "elapsed_s"} {
-				delete(v, k)
-			}
-			for _, x := range v {
-				strip(x)
-			}
-		case []any:
-			for _, x := range v {
-				strip(x)
-			}
-		}
-	}
-	strip(v)
-	return v
-}
-
-// sameSummary compares two summary.json but for their timing fields.
-func sameSummary(t *testing.T, got, want string) {
-	t.Helper()
-	g, w := withoutTiming(t, mustRead(t, got)), withoutTiming(t, mustRead(t, want))
-	if !reflect.DeepEqual(g, w) {
-		gb, _ := json.MarshalIndent(g, "", " ")
-		wb, _ := json.MarshalIndent(w, "", " ")
-		t.Errorf("%s differs from the uninterrupted %s:\n%s\n---\n%s", got, want, gb, wb)
-	}
-}
+func TestMain(m *testing.M) { runtest.Main(m, "elegant-train", main) }
 
 var resumedAt = regexp.MustCompile(`resuming the fit of (\S+) from its checkpoint (at drift iteration (\d+)|after (\w+))`)
 
@@ -142,7 +57,7 @@ func firstDriftAfterResume(t *testing.T, dir, run string) int {
 // run, but for the timing fields (and the resume marks of metrics.jsonl):
 // the iterations between a checkpoint and a kill are logged once.
 func TestKillMidFitResumes(t *testing.T) {
-	if simdBuild {
+	if runtest.SIMDBuild {
 		t.Skip("kill tests run in the plain build")
 	}
 	if testing.Short() {
@@ -155,7 +70,7 @@ func TestKillMidFitResumes(t *testing.T) {
 		return tiny(out, cache, "-method", "elegant,nokl,random", "-iters", strconv.Itoa(iters), "-checkpoint-every", strconv.Itoa(every))
 	}
 	start := time.Now()
-	if log, code := runTo(t, "", args(ref)...); code != 0 {
+	if log, code := runtest.RunTo(t, "", args(ref)...); code != 0 {
 		t.Fatalf("uninterrupted run: status %d\n%s", code, log)
 	}
 	t.Logf("uninterrupted run: %v", time.Since(start))
@@ -169,8 +84,8 @@ func TestKillMidFitResumes(t *testing.T) {
 		t.Helper()
 		var log string
 		if crashAt != "" {
-			log = killed(t, crashAt, args(out)...)
-		} else if l, code := runTo(t, "", args(out)...); code != 0 {
+			log = runtest.Killed(t, crashAt, args(out)...)
+		} else if l, code := runtest.RunTo(t, "", args(out)...); code != 0 {
 			t.Fatalf("resume: status %d\n%s", code, l)
 		} else {
 			log = l
@@ -189,7 +104,7 @@ func TestKillMidFitResumes(t *testing.T) {
 	}
 
 	// 1. At the boundary after ELEGANT's value fit.
-	killed(t, "checkpoint:elegant:after-value:0", args(out)...)
+	runtest.Killed(t, "checkpoint:elegant:after-value:0", args(out)...)
 	if _, err := os.Stat(filepath.Join(out, ".lock")); err != nil {
 		t.Fatalf("a killed run left no lock file: %v", err)
 	}
@@ -197,7 +112,7 @@ func TestKillMidFitResumes(t *testing.T) {
 	check(fmt.Sprintf("drift:elegant:%d", kElegant), resumed{"elegant", "value"})
 	// 3. Resumes ELEGANT's drift at its last checkpoint; killed from outside
 	// once NO KL's drift has passed its first checkpoint.
-	cmd := command("", args(out)...)
+	cmd := runtest.Command("", args(out)...)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
@@ -225,14 +140,14 @@ func TestKillMidFitResumes(t *testing.T) {
 	}
 	// 4. Resumes NO KL (wherever the kill caught it: a checkpoint, or done
 	// and saved); killed in Random's drift.
-	l4 := killed(t, fmt.Sprintf("drift:random:%d", kRandom), args(out)...)
+	l4 := runtest.Killed(t, fmt.Sprintf("drift:random:%d", kRandom), args(out)...)
 	if !strings.Contains(l4, "resuming the fit of nokl from its checkpoint") && !strings.Contains(l4, "reusing the finished run nokl") {
 		t.Errorf("NO KL, killed in its drift, was neither resumed nor reused:\n%s", l4)
 	}
 	// 5. Resumes Random; interrupted by SIGINT at its next checkpoint's
 	// iteration: status 130, one line, the lock released.
 	next := (kRandom/every + 1) * every
-	cmd = command("", args(out)...)
+	cmd = runtest.Command("", args(out)...)
 	log.Reset()
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
@@ -271,7 +186,7 @@ func TestKillMidFitResumes(t *testing.T) {
 	if !strings.Contains(l6, "reusing the finished run elegant") || !strings.Contains(l6, "reusing the finished run nokl") {
 		t.Errorf("the last resume did not reuse the finished runs:\n%s", l6)
 	}
-	sameSummary(t, filepath.Join(out, "summary.json"), filepath.Join(ref, "summary.json"))
+	runtest.SameSummary(t, filepath.Join(out, "summary.json"), filepath.Join(ref, "summary.json"))
 	runtest.SameSteps(t, filepath.Join(out, "metrics.jsonl"), filepath.Join(ref, "metrics.jsonl"))
 	for _, f := range []string{"samples_elegant.npy", "samples_nokl.npy", "samples_random.npy", "checkpoints/elegant_control.safetensors",
 		"checkpoints/elegant_initial_law.safetensors", "checkpoints/random_control.safetensors"} {
@@ -292,7 +207,7 @@ func TestKillMidFitResumes(t *testing.T) {
 // finished seed and the finished run of the other, to the numbers and files
 // of an uninterrupted run.
 func TestKillWhileWritingSeeds(t *testing.T) {
-	if simdBuild {
+	if runtest.SIMDBuild {
 		t.Skip("kill tests run in the plain build")
 	}
 	if testing.Short() {
@@ -305,17 +220,17 @@ func TestKillWhileWritingSeeds(t *testing.T) {
 			"-seeds", "1,2", "-out", out, "-cache", cache}
 	}
 	start := time.Now()
-	if log, code := runTo(t, "", args(ref)...); code != 0 {
+	if log, code := runtest.RunTo(t, "", args(ref)...); code != 0 {
 		t.Fatalf("uninterrupted run: status %d\n%s", code, log)
 	}
 	t.Logf("uninterrupted run: %v", time.Since(start))
-	killed(t, "write:seed2/samples_nokl.fasta", args(out)...)
+	runtest.Killed(t, "write:seed2/samples_nokl.fasta", args(out)...)
 	for f, want := range map[string]bool{"seed1/summary.json": true, "seed2/samples_nokl.npy": true, "seed2/samples_nokl.fasta": false, "seed2/summary.json": false} {
 		if _, err := os.Stat(filepath.Join(out, f)); (err == nil) != want {
 			t.Fatalf("after the first kill %s exists: %v, want %v", f, err == nil, want)
 		}
 	}
-	l2 := killed(t, "write:seed2/summary.json", args(out)...)
+	l2 := runtest.Killed(t, "write:seed2/summary.json", args(out)...)
 	if !strings.Contains(l2, "reusing the finished run in") || !strings.Contains(l2, "reusing the finished run nokl") {
 		t.Errorf("the first resume did not reuse seed 1 and seed 2's run:\n%s", l2)
 	}
@@ -325,7 +240,7 @@ func TestKillWhileWritingSeeds(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "seed2", "summary.json")); err == nil {
 		t.Fatal("seed 2 wrote its summary.json before the kill")
 	}
-	log, code := runTo(t, "", args(out)...)
+	log, code := runtest.RunTo(t, "", args(out)...)
 	if code != 0 {
 		t.Fatalf("resume: status %d\n%s", code, log)
 	}
@@ -333,7 +248,7 @@ func TestKillWhileWritingSeeds(t *testing.T) {
 		t.Errorf("the resume fine-tuned again:\n%s", log)
 	}
 	for _, f := range []string{"summary.json", "seed1/summary.json", "seed2/summary.json"} {
-		sameSummary(t, filepath.Join(out, f), filepath.Join(ref, f))
+		runtest.SameSummary(t, filepath.Join(out, f), filepath.Join(ref, f))
 	}
 	for _, seed := range []string{"seed1", "seed2"} {
 		runtest.SameSteps(t, filepath.Join(out, seed, "metrics.jsonl"), filepath.Join(ref, seed, "metrics.jsonl"))

@@ -37,10 +37,11 @@ func main() { cli.Main("elegant-train", run) }
 // options are the flags that every task takes.
 type options struct {
 	task, method, alphas, seeds, device, out, cache string
-	iters, batch, evalSamples, k, checkpointEvery   int
+	iters, batch, evalSamples, k                    int
 	lr, guidanceScale, target, beta, maxMemory      float64
 	seed                                            uint64
-	quick, force, resume                            bool
+	quick                                           bool
+	dir                                             cli.RunDirFlags
 	set                                             map[string]bool
 }
 
@@ -62,9 +63,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.out, "out", "", "output directory (default runs/<task>)")
 	fs.StringVar(&o.cache, "cache", cli.DefaultCache(), "directory of cached models (empty: no cache)")
 	fs.BoolVar(&o.quick, "quick", false, "the task's small preset for smoke tests; flags given still win")
-	fs.BoolVar(&o.force, "force", false, "replace a run of another configuration in -out (without it, such a run is refused)")
-	fs.BoolVar(&o.resume, "resume", true, "resume a stopped run of the same configuration in -out, reusing its finished runs; false starts it over")
-	fs.IntVar(&o.checkpointEvery, "checkpoint-every", report.DefaultCheckpointEvery, "fine-tuning iterations between two checkpoints of a fit in progress, which a stopped run resumes from")
+	o.dir.Register(fs, "-out")
 	fs.Float64Var(&o.maxMemory, "max-memory", 0, "GiB a run may expect to hold: a larger -batch or -eval-samples is refused (0: 80% of the physical memory)")
 }
 
@@ -195,16 +194,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.set["max-memory"] && !(o.maxMemory > 0 && !math.IsInf(o.maxMemory, 0)) {
 		return usageError{Err: fmt.Errorf("-max-memory must be a finite number of GiB > 0, got %v", o.maxMemory)}
 	}
-	if o.checkpointEvery < 1 {
-		return usageError{Err: fmt.Errorf("-checkpoint-every must be ≥ 1, got %d", o.checkpointEvery)}
+	if err := o.dir.Check(); err != nil {
+		return err
 	}
 	b, err := cli.OpenDevice(o.device)
 	if err != nil {
 		return err
 	}
 	err = report.Execute(report.Options{Task: task, Plan: plan, Backend: b, Cache: o.cache, Out: o.out, Seeds: seeds,
-		Force: o.force, Restart: !o.resume, MaxMemory: o.maxMemory * (1 << 30),
-		CheckpointEvery: o.checkpointEvery, Stdout: stdout, Stderr: stderr})
+		Force: o.dir.Force, Restart: !o.dir.Resume, MaxMemory: o.maxMemory * (1 << 30),
+		CheckpointEvery: o.dir.CheckpointEvery, Stdout: stdout, Stderr: stderr})
 	if bad := (report.InputError{}); errors.As(err, &bad) {
 		return usageError{Err: bad.Err}
 	}

@@ -26,24 +26,6 @@ func tiny(out, cache string, extra ...string) []string {
 		"-eval-samples", "100", "-out", out, "-cache", cache}, extra...)
 }
 
-// snapshot reads every file under dir.
-func snapshot(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	files := map[string][]byte{}
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		files[strings.TrimPrefix(path, dir)] = b
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
-
 // TestAStoppedOrRefusedRunLeavesTheOldOne runs a tiny job, then refuses bad
 // values (a reward, a batch too large for memory), a run of another
 // configuration without -force and a run on a locked directory, each with
@@ -57,7 +39,7 @@ func TestAStoppedOrRefusedRunLeavesTheOldOne(t *testing.T) {
 	if err := run(args, &bytes.Buffer{}, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
-	before := snapshot(t, out)
+	before := runtest.Snapshot(t, out)
 	if _, ok := before["/summary.json"]; !ok {
 		t.Fatal("no summary.json")
 	}
@@ -98,7 +80,7 @@ func TestAStoppedOrRefusedRunLeavesTheOldOne(t *testing.T) {
 		if bad[0] == "-iters" && (err == nil || !strings.Contains(err.Error(), "-force")) {
 			t.Errorf("another configuration: %v", err)
 		}
-		if after := snapshot(t, out); !reflect.DeepEqual(slices.Sorted(maps.Keys(after)), slices.Sorted(maps.Keys(before))) {
+		if after := runtest.Snapshot(t, out); !reflect.DeepEqual(slices.Sorted(maps.Keys(after)), slices.Sorted(maps.Keys(before))) {
 			t.Fatalf("%v changed the files of the old run: %v", bad, slices.Sorted(maps.Keys(after)))
 		} else {
 			for f, b := range before {
@@ -173,7 +155,7 @@ func TestTinyESSWarns(t *testing.T) {
 // the stale lock over, reuses the first method's finished run and writes a
 // summary.json identical, but for the seconds, to an uninterrupted run's.
 func TestKillAndResume(t *testing.T) {
-	if simdBuild {
+	if runtest.SIMDBuild {
 		t.Skip("kill tests run in the plain build")
 	}
 	if testing.Short() {
@@ -235,7 +217,7 @@ func TestKillAndResume(t *testing.T) {
 	if bytes.Contains(again, []byte("fine-tuning: elegant")) {
 		t.Errorf("the resume fitted ELEGANT again:\n%s", again)
 	}
-	got, want := withoutTiming(t, mustRead(t, filepath.Join(out, "summary.json"))), withoutTiming(t, mustRead(t, filepath.Join(ref, "summary.json")))
+	got, want := runtest.WithoutTiming(t, mustRead(t, filepath.Join(out, "summary.json"))), runtest.WithoutTiming(t, mustRead(t, filepath.Join(ref, "summary.json")))
 	if !reflect.DeepEqual(got, want) {
 		g, _ := json.MarshalIndent(got, "", " ")
 		w, _ := json.MarshalIndent(want, "", " ")

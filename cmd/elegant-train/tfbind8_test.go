@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/difftune/difftune/algos/report"
+	"github.com/difftune/difftune/cmd/internal/runtest"
 	"github.com/difftune/difftune/tensor"
 )
 
@@ -319,7 +320,7 @@ func TestTFBind8Seeds(t *testing.T) {
 	if !strings.Contains(stderr.String(), "reusing the finished run elegant") {
 		t.Errorf("seed 7 did not reuse its finished run:\n%s", stderr.String())
 	}
-	if again := mustRead(t, filepath.Join(out, "summary.json")); !reflect.DeepEqual(withoutTiming(t, again), withoutTiming(t, raw)) {
+	if again := mustRead(t, filepath.Join(out, "summary.json")); !reflect.DeepEqual(runtest.WithoutTiming(t, again), runtest.WithoutTiming(t, raw)) {
 		t.Errorf("the aggregate after seed 7's resume differs:\n%s\n%s", again, raw)
 	}
 	// Another setting is refused without -force, and replaces every seed

@@ -21,7 +21,8 @@
 // with the genuine and the predicted reward of its samples, mean and sd, and
 // the task's metrics: the fraction off the support on gmm2d, the distance
 // from the one-hot vertices and the fraction in r̂'s half on tfbind8;
-// details.rcgdm holds the curve), results.md, samples_<run>.npy (and .fasta
+// details.rcgdm holds the curve, details.rcgdm_predictor the predictor's
+// training seconds), results.md, samples_<run>.npy (and .fasta
 // for sequences), reward_vs_target.png (genuine and predicted reward against
 // the target, one line per guidance) and checkpoints/rcgdm_predictor.safetensors.
 package main
@@ -77,7 +78,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.out, "out", "", "output directory (default runs/rcgdm_<task>)")
 	fs.StringVar(&o.cache, "cache", cli.DefaultCache(), "directory of cached models (empty: no cache)")
 	fs.BoolVar(&o.quick, "quick", false, "the task's small preset for smoke tests; flags given still win")
-	fs.BoolVar(&o.force, "force", false, "replace the run already in -out (without it, such a directory is refused)")
+	fs.BoolVar(&o.force, "force", false, "replace a run of another configuration in -out (without it, such a run is refused; one of the same configuration starts over)")
 }
 
 // sweep is the (target, guidance) grid: targets nil for the default ones,
@@ -203,28 +204,30 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := ro.Check(); err != nil {
 		return usageError{Err: err}
 	}
-	if _, err := os.Stat(filepath.Join(o.out, "config.json")); err == nil && !o.force {
-		return usageError{Err: fmt.Errorf("%s holds a run already: give another -out, or -force to replace it", o.out)}
-	}
 	b, err := cli.OpenDevice(o.device)
 	if err != nil {
-		return err
+		return usageError{Err: err}
 	}
 	notice := func(msg string) { fmt.Fprintln(stderr, msg) }
-	lock, err := report.LockDir(o.out, notice)
+	// One run at a time in -out, Ctrl-C a clean stop. A run takes seconds:
+	// a stopped one of the same configuration starts over, another
+	// configuration's is replaced only with -force.
+	release, err := report.Hold(o.out, stderr)
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
-	if err := clearOld(o.out); err != nil {
-		return err
-	}
+	defer release()
 	cfg := config{Config: report.Config{Task: task.Name(), TaskConfig: task.Config(), Plan: plan}, Sweep: sw, NumImages: o.numImages}
-	d, err := report.OpenDir(o.out, cfg, b.Name())
-	if err != nil {
+	d, _, err := report.OpenRun(o.out, cfg, b.Name(), o.force, true, notice, "")
+	if bad := (report.InputError{}); errors.As(err, &bad) {
+		return usageError{Err: bad.Err}
+	} else if err != nil {
 		return err
 	}
 	defer d.Close()
+	if err := clearOld(o.out); err != nil {
+		return err
+	}
 	env := algos.Env{Backend: b, Cache: o.cache, Hooks: algos.Hooks{Log: d.Log, Notice: notice, Progress: quarters(stderr)}}
 	res, err := algos.Run(env, task, plan)
 	if err != nil {
@@ -247,9 +250,10 @@ func quarters(w io.Writer) func(phase string, done, total int) {
 }
 
 // clearOld removes what an earlier run left in dir that this one may not
-// write again (the samples and plots of other pairs).
+// write again (the samples and plots of other pairs; report.OpenRun removed
+// summary.json first).
 func clearOld(dir string) error {
-	for _, pat := range []string{"samples_*", "scatter_*", "summary.json", "results.md", "reward_vs_target.png"} {
+	for _, pat := range []string{"samples_*", "scatter_*", "results.md", "reward_vs_target.png"} {
 		old, _ := filepath.Glob(filepath.Join(dir, pat))
 		for _, f := range old {
 			if err := os.Remove(f); err != nil {
@@ -315,7 +319,9 @@ func sample(env algos.Env, res *algos.Result, plan algos.Plan, sw sweep) ([]poin
 		}
 		env.Hooks.Noticef("targets from the data's genuine reward (mean %.3g, sd %.3g, max %.3g): %v", mean, sd, top, targets)
 	}
-	fitSeconds := s.Methods["rcgdm"].Seconds
+	// The predictor's training time, in details (a note would make two runs'
+	// summaries differ by more than their timing fields).
+	s.Details["rcgdm_predictor"] = map[string]algos.Number{"seconds": s.Methods["rcgdm"].Seconds}
 	s.Runs = slices.DeleteFunc(s.Runs, func(r algos.RunInfo) bool { return r.Name == "rcgdm" })
 	delete(s.Methods, "rcgdm")
 	delete(res.Samples, "rcgdm")
@@ -349,7 +355,7 @@ func sample(env algos.Env, res *algos.Result, plan algos.Plan, sw sweep) ([]poin
 				}
 			}
 			ms.Seconds = algos.Number(time.Since(start).Seconds())
-			ms.Note("setting", fmt.Sprintf("target = %g, guidance = %g; the predictor (trained once for every pair in %.1f s) as in checkpoints/rcgdm_predictor.safetensors", target, w, float64(fitSeconds)))
+			ms.Note("setting", fmt.Sprintf("target = %g, guidance = %g; the predictor (trained once for every pair) as in checkpoints/rcgdm_predictor.safetensors", target, w))
 			s.Runs = append(s.Runs, algos.RunInfo{Name: name, Method: "rcgdm"})
 			s.Methods[name] = ms
 			res.Samples[name] = x

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/difftune/difftune/algos/report"
+	"github.com/difftune/difftune/cmd/internal/runtest"
 )
 
 func TestBadFlagsAreUsageErrors(t *testing.T) {
@@ -115,13 +116,41 @@ func TestQuickSweep(t *testing.T) {
 	assert.Contains(t, string(md), "| 4 | 1 |")
 	assert.True(t, strings.Contains(stdout.String(), "guidance 1: the genuine reward peaks"), stdout.String())
 
-	// Again into the same directory: refused without -force, replaced with
-	// it (the samples of pairs no longer asked for are removed).
+	// The same command again, killed while it writes summary.json (the
+	// crash hook), leaves no finished run; once more, it starts over and
+	// ends with the same summary.
+	first := filepath.Join(t.TempDir(), "summary.json")
+	require.NoError(t, os.WriteFile(first, mustRead(t, filepath.Join(out, "summary.json")), 0o644))
+	runtest.Killed(t, "write:"+filepath.Base(out)+"/summary.json", args...)
+	_, err = os.Stat(filepath.Join(out, "summary.json"))
+	assert.True(t, os.IsNotExist(err), "a killed run left a summary.json")
+	stderr.Reset()
+	require.NoError(t, run(args, &bytes.Buffer{}, &stderr), stderr.String())
+	assert.Contains(t, stderr.String(), "taking over the stale lock")
+	assert.Contains(t, stderr.String(), "starting the run in "+out+" over")
+	runtest.SameSummary(t, filepath.Join(out, "summary.json"), first)
+
+	// Another configuration: refused without -force (status 2, nothing
+	// changed), replaced with it (the samples of pairs no longer asked for
+	// are removed).
+	before := runtest.Snapshot(t, out)
 	var ue usageError
-	assert.ErrorAs(t, run(args, &bytes.Buffer{}, &bytes.Buffer{}), &ue)
+	err = run(quick("1", "5"), &bytes.Buffer{}, &bytes.Buffer{})
+	assert.ErrorAs(t, err, &ue)
+	assert.ErrorContains(t, err, "-force")
+	assert.True(t, runtest.SameFiles(before, runtest.Snapshot(t, out)), "a refused run changed -out")
 	require.NoError(t, run(append(quick("1", "5"), "-force"), &bytes.Buffer{}, &bytes.Buffer{}))
 	_, err = os.Stat(filepath.Join(out, "samples_rcgdm_t4_g1.npy"))
 	assert.True(t, os.IsNotExist(err), "a sample file of the earlier run is left")
 	_, err = os.Stat(filepath.Join(out, "samples_rcgdm_t1_g1.npy"))
 	assert.NoError(t, err)
+}
+
+func TestMain(m *testing.M) { runtest.Main(m, "rcgdm-sample", main) }
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
 }

@@ -1,6 +1,7 @@
 // Package cli holds what the training binaries share besides their flags:
 // exit statuses (2 for bad input, 1 for failures), the -task pre-scan that
-// decides which task's flags exist, -seeds, the default cache and -device.
+// decides which task's flags exist, -seeds, the default cache, -device and
+// the flags of a resumable output directory.
 package cli
 
 import (
@@ -134,6 +135,28 @@ func ParseTask(name string, args []string, stderr io.Writer, register func(*flag
 		})
 	}
 	return task, spec, set, nil
+}
+
+// RunDirFlags are the flags of a binary that resumes a stopped run in its
+// output directory (report.OpenRun): -force, -resume and -checkpoint-every.
+type RunDirFlags struct {
+	Force, Resume   bool
+	CheckpointEvery int
+}
+
+// Register binds the flags to fs; out names the output directory's flag.
+func (f *RunDirFlags) Register(fs *flag.FlagSet, out string) {
+	fs.BoolVar(&f.Force, "force", false, "replace a run of another configuration in "+out+" (without it, such a run is refused)")
+	fs.BoolVar(&f.Resume, "resume", true, "resume a stopped run of the same configuration in "+out+" from what it finished; false starts it over")
+	fs.IntVar(&f.CheckpointEvery, "checkpoint-every", report.DefaultCheckpointEvery, "fine-tuning iterations between two checkpoints of a fit in progress, which a stopped run resumes from")
+}
+
+// Check validates the flags as usage errors.
+func (f RunDirFlags) Check() error {
+	if f.CheckpointEvery < 1 {
+		return UsageError{fmt.Errorf("-checkpoint-every must be ≥ 1, got %d", f.CheckpointEvery)}
+	}
+	return nil
 }
 
 // Check validates a task and a plan as usage errors.

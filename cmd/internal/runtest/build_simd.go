@@ -1,8 +1,8 @@
 //go:build goexperiment.simd
 
-package main
+package runtest
 
-// simdBuild is set in the GOEXPERIMENT=simd build. The tests that kill and
+// SIMDBuild is set in the GOEXPERIMENT=simd build. The tests that kill and
 // resume a process test the run directory, not the kernels: they run in the
 // plain build (make test runs both).
-const simdBuild = true
+const SIMDBuild = true
