@@ -42,6 +42,9 @@ var (
 	cpuRef  = &cpuBackend{name: "cpu-ref", reference: true}
 )
 
+// The fast variant convolves float32 images itself (cpu_conv.go).
+var _ Convolver = (*cpuBackend)(nil)
+
 func init() {
 	Register(cpuFast.name, func() (Backend, error) { return cpuFast, nil })
 	Register(cpuRef.name, func() (Backend, error) { return cpuRef, nil })

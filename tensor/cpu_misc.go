@@ -59,48 +59,186 @@ func (c *cpuBackend) Im2Col(dst, src *Tensor, g ConvGeom) {
 func (c *cpuBackend) Col2Im(dst, src *Tensor, g ConvGeom) {
 	switch dst.DType() {
 	case Float32:
-		d := host[float32](dst)[dst.offset : dst.offset+dst.Len()]
-		fill(d, 0)
-		im2col(host[float32](src)[src.offset:], d, g, true)
+		im2col(host[float32](src)[src.offset:], host[float32](dst)[dst.offset:dst.offset+dst.Len()], g, true)
 	case Float64:
-		d := host[float64](dst)[dst.offset : dst.offset+dst.Len()]
-		fill(d, 0)
-		im2col(host[float64](src)[src.offset:], d, g, true)
+		im2col(host[float64](src)[src.offset:], host[float64](dst)[dst.offset:dst.offset+dst.Len()], g, true)
 	}
 }
 
-// im2col copies image patches into columns, or with fold adds the columns back
-// into the image (the adjoint). cols is [n, c·kh·kw, oh·ow], img [n, c, h, w].
+// im2col copies image patches into columns, or with fold writes the sums of
+// the columns back into the image (the adjoint; the image is overwritten).
+// cols is [n, c·kh·kw, oh·ow], img [n, c, h, w]. The planes (n, c) are
+// independent and run in parallel.
 func im2col[T number](cols, img []T, g ConvGeom, fold bool) {
-	rows := g.C * g.KH * g.KW
-	spatial := g.OutH * g.OutW
+	kk, hw, spatial := g.KH*g.KW, g.H*g.W, g.OutH*g.OutW
 	parallelFor(g.N*g.C, 1, func(lo, hi int) {
 		for nc := lo; nc < hi; nc++ {
-			n, ch := nc/g.C, nc%g.C
-			im := img[(n*g.C+ch)*g.H*g.W:]
-			for ky := range g.KH {
-				for kx := range g.KW {
-					r := (ch*g.KH+ky)*g.KW + kx
-					col := cols[(n*rows+r)*spatial:]
-					for oy := range g.OutH {
-						y := oy*g.Stride - g.Pad + ky
-						for ox := range g.OutW {
-							x := ox*g.Stride - g.Pad + kx
-							inside := y >= 0 && y < g.H && x >= 0 && x < g.W
-							switch {
-							case fold && inside:
-								im[y*g.W+x] += col[oy*g.OutW+ox]
-							case !fold && inside:
-								col[oy*g.OutW+ox] = im[y*g.W+x]
-							case !fold:
-								col[oy*g.OutW+ox] = 0
-							}
-						}
-					}
-				}
+			col, plane := cols[nc*kk*spatial:], img[nc*hw:(nc+1)*hw]
+			if fold {
+				clear(plane)
+				foldPlane(plane, col, spatial, g, 0, spatial, false)
+			} else {
+				unfoldPlane(col, spatial, plane, g, 0, spatial)
 			}
 		}
 	})
+}
+
+// unfoldPlane writes the kh·kw rows of the patches of one image plane (h×w)
+// for the output positions [q0, q1) (q = oy·ow + ox): tap (ky, kx) of
+// position q goes to cols[(ky·kw + kx)·ldc + q − q0]. Where the convolution
+// keeps the width (stride 1, ow = w), a tap's row is the image shifted by
+// (ky − pad)·w + kx − pad: one copy, then zeros where the shift wrapped
+// around a row's end (convShiftMask); otherwise each output row is a run
+// copied from a row of the image (every stride-th value) between zeros for
+// the padding. Neither tests each element.
+func unfoldPlane[T number](cols []T, ldc int, plane []T, g ConvGeom, q0, q1 int) {
+	for ky := range g.KH {
+		for kx := range g.KW {
+			row := cols[(ky*g.KW+kx)*ldc:][:q1-q0]
+			if convShifts(g) {
+				qa, qb, shift := convShiftRange(g, ky, kx, q0, q1)
+				clear(row[:qa-q0])
+				clear(row[qb-q0:])
+				if qa < qb {
+					copy(row[qa-q0:qb-q0], plane[qa+shift:qb+shift])
+					convShiftMask(row, g, kx, q0, qa, qb)
+				}
+				continue
+			}
+			ox0, ox1 := convInside(kx, g.Stride, g.Pad, g.W, g.OutW)
+			for q := q0; q < q1; {
+				oy, oxa := q/g.OutW, q%g.OutW
+				oxb := min(g.OutW, oxa+q1-q)
+				seg := row[q-q0 : q-q0+oxb-oxa]
+				q += oxb - oxa
+				iy := oy*g.Stride - g.Pad + ky
+				a, b := max(ox0, oxa), min(ox1, oxb)
+				if iy < 0 || iy >= g.H || a >= b {
+					clear(seg)
+					continue
+				}
+				clear(seg[:a-oxa])
+				clear(seg[b-oxa:])
+				src := plane[iy*g.W+a*g.Stride-g.Pad+kx:]
+				dst := seg[a-oxa : b-oxa]
+				if g.Stride == 1 {
+					copy(dst, src)
+					continue
+				}
+				src = src[:(len(dst)-1)*g.Stride+1]
+				for i := range dst {
+					dst[i] = src[i*g.Stride]
+				}
+			}
+		}
+	}
+}
+
+// foldPlane is the adjoint of unfoldPlane: it adds the columns of positions
+// [q0, q1) (laid out as unfoldPlane writes them) into the image plane. With
+// scratch, the columns may be overwritten: where the convolution keeps the
+// width, a tap's row is then added to the shifted image in one pass, after
+// zeroing the values that wrapped around (they belong to the padding).
+func foldPlane[T number](plane, cols []T, ldc int, g ConvGeom, q0, q1 int, scratch bool) {
+	for ky := range g.KH {
+		for kx := range g.KW {
+			row := cols[(ky*g.KW+kx)*ldc:][:q1-q0]
+			if scratch && convShifts(g) {
+				qa, qb, shift := convShiftRange(g, ky, kx, q0, q1)
+				if qa < qb {
+					convShiftMask(row, g, kx, q0, qa, qb)
+					addTo(plane[qa+shift:qb+shift], row[qa-q0:qb-q0])
+				}
+				continue
+			}
+			ox0, ox1 := convInside(kx, g.Stride, g.Pad, g.W, g.OutW)
+			for q := q0; q < q1; {
+				oy, oxa := q/g.OutW, q%g.OutW
+				oxb := min(g.OutW, oxa+q1-q)
+				seg := row[q-q0 : q-q0+oxb-oxa]
+				q += oxb - oxa
+				iy := oy*g.Stride - g.Pad + ky
+				a, b := max(ox0, oxa), min(ox1, oxb)
+				if iy < 0 || iy >= g.H || a >= b {
+					continue
+				}
+				src := seg[a-oxa : b-oxa]
+				dst := plane[iy*g.W+a*g.Stride-g.Pad+kx:]
+				if g.Stride == 1 {
+					addTo(dst[:len(src)], src)
+					continue
+				}
+				dst = dst[:(len(src)-1)*g.Stride+1]
+				for i, v := range src {
+					dst[i*g.Stride] += v
+				}
+			}
+		}
+	}
+}
+
+// convShifts reports whether the taps of g are shifts of the image: stride
+// 1 and an output as wide as the image.
+func convShifts(g ConvGeom) bool { return g.Stride == 1 && g.OutW == g.W }
+
+// convShiftRange returns, for tap (ky, kx) of a geometry where convShifts,
+// the positions [qa, qb) within [q0, q1) whose tap reads the image at
+// q + shift, from rows inside it; the others read the padding. Some of
+// [qa, qb) wrapped around a row's end: see convShiftMask.
+func convShiftRange(g ConvGeom, ky, kx, q0, q1 int) (qa, qb, shift int) {
+	dy, dx := ky-g.Pad, kx-g.Pad
+	shift = dy*g.W + dx
+	// Rows: 0 ≤ oy + dy < h; and the shifted index inside the plane.
+	qa = min(q1, max(q0, max(0, -dy)*g.W, -shift))
+	qb = min(q1, min(g.OutH, g.H-dy)*g.W, g.H*g.W-shift)
+	qb = max(qa, qb)
+	return qa, qb, shift
+}
+
+// convShiftMask zeroes row[q − q0] for the positions q in [qa, qb) whose
+// tap kx falls outside the image row (ox + kx − pad outside [0, w)): the
+// values a shifted copy wrapped around from the neighbouring row.
+func convShiftMask[T number](row []T, g ConvGeom, kx, q0, qa, qb int) {
+	dx := kx - g.Pad
+	lo, hi := 0, g.W // the columns ox to zero: [0, −dx) or [w − dx, w)
+	switch {
+	case dx < 0:
+		hi = min(-dx, g.W)
+	case dx > 0:
+		lo = max(g.W-dx, 0)
+	default:
+		return
+	}
+	for rs := qa / g.W * g.W; rs < qb; rs += g.W {
+		for q := max(rs+lo, qa); q < min(rs+hi, qb); q++ {
+			row[q-q0] = 0
+		}
+	}
+}
+
+// addTo adds src to dst elementwise (equal lengths).
+func addTo[T number](dst, src []T) {
+	if vectorBinary(OpAdd, dst, dst, src) {
+		return
+	}
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// convInside returns the output columns [ox0, ox1) whose tap kx lands inside
+// the image row: 0 ≤ ox·stride − pad + kx < w.
+func convInside(kx, stride, pad, w, ow int) (ox0, ox1 int) {
+	if d := pad - kx; d > 0 {
+		ox0 = (d + stride - 1) / stride
+	}
+	if e := w + pad - kx - 1; e >= 0 {
+		ox1 = e/stride + 1
+	}
+	ox0 = min(ox0, ow)
+	return ox0, max(ox0, min(ox1, ow))
 }
 
 func (c *cpuBackend) RandNormal(dst *Tensor, seed, draw uint64) {

@@ -51,8 +51,9 @@ func convRef(x, w, bias, dy []float64, g tensor.ConvGeom, out int) (y, dx, dw []
 // patches) against the direct convolution in float64, within MatMul·√(k+1)
 // for sums of k products:
 // strides 1 and 2, padding 0, 1 and 2, odd and non-square sizes, 1×1 and
-// non-square kernels, and sizes that leave partial tiles in every GEMM
-// dimension of an implicit-GEMM kernel.
+// non-square kernels, a 1×1 image, 1×1 kernels with stride 2, padding wider
+// than the kernel, batches of odd sizes, and sizes that leave partial tiles
+// in every GEMM dimension of an implicit-GEMM kernel.
 func (s *suite) testConv2d(t *testing.T) {
 	type tc struct{ n, c, h, w, kh, kw, stride, pad, out int }
 	for _, c := range []tc{
@@ -64,6 +65,10 @@ func (s *suite) testConv2d(t *testing.T) {
 		{1, 3, 9, 8, 5, 5, 2, 2, 6},
 		{2, 5, 11, 13, 3, 3, 1, 1, 70},
 		{2, 17, 9, 7, 3, 3, 2, 1, 9},
+		{5, 3, 13, 11, 3, 3, 2, 1, 7},
+		{3, 8, 6, 7, 1, 1, 2, 0, 33},
+		{2, 2, 1, 1, 3, 3, 1, 1, 3},
+		{3, 6, 4, 9, 3, 1, 1, 2, 5},
 	} {
 		g := tensor.NewConvGeom(c.n, c.c, c.h, c.w, c.kh, c.kw, c.stride, c.pad)
 		name := fmt.Sprintf("%+v", c)

@@ -98,6 +98,8 @@ type problem struct {
 	// is c[j*ldc+i], its bias is per row and its derivative (i, j) is
 	// deriv[j*ldd+i].
 	ct bool
+	// serial keeps the whole product on the calling goroutine.
+	serial bool
 }
 
 func (p *problem) epilogue() bool { return p.bias != nil || p.deriv != nil || p.act != None }

@@ -74,8 +74,23 @@ func SgemmEpilogue(transA, transB bool, m, n, k int, a []float32, lda int, b []f
 	sgemm(active, transA, transB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc, &ep)
 }
 
+// SgemmSerial is [Sgemm] computed on the calling goroutine only, for callers
+// that run independent products in parallel themselves (the images of a
+// convolution, tensor/cpu_conv.go): it wakes no worker.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	p := newProblem(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+	p.serial = true
+	p.solve(active)
+}
+
 // sgemm checks the arguments and computes the product with im.
 func sgemm(im *impl, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep *Epilogue) {
+	p := newProblem(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep)
+	p.solve(im)
+}
+
+// newProblem checks the arguments and returns the problem they describe.
+func newProblem(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep *Epilogue) problem {
 	p := problem{
 		transA: transA, transB: transB,
 		m: m, n: n, k: k,
@@ -98,7 +113,7 @@ func sgemm(im *impl, transA, transB bool, m, n, k int, alpha float32, a []float3
 		}
 		p.bias, p.deriv, p.ldd, p.act = ep.Bias, ep.Deriv, n, ep.Act
 	}
-	p.solve(im)
+	return p
 }
 
 // Path returns the name of the implementation in use: "avx512", "avx2" or

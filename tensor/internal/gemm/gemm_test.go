@@ -83,6 +83,7 @@ type testCase struct {
 	ep             *Epilogue
 	bias, deriv    bool
 	act            Activation
+	serial         bool // through SgemmSerial (no epilogue)
 }
 
 func (tc testCase) String() string {
@@ -152,6 +153,8 @@ func (tc testCase) check(t *testing.T, rng *rand.Rand, im *impl) {
 		sgemm(im, tc.transA, tc.transB, tc.m, tc.n, tc.k, 1, a.data, a.ld, b.data, b.ld, 0, c.data, c.ld, &ep)
 	case im != nil:
 		sgemm(im, tc.transA, tc.transB, tc.m, tc.n, tc.k, alpha, a.data, a.ld, b.data, b.ld, beta, c.data, c.ld, nil)
+	case tc.serial:
+		SgemmSerial(tc.transA, tc.transB, tc.m, tc.n, tc.k, alpha, a.data, a.ld, b.data, b.ld, beta, c.data, c.ld)
 	case epilogue:
 		SgemmEpilogue(tc.transA, tc.transB, tc.m, tc.n, tc.k, a.data, a.ld, b.data, b.ld, c.data, c.ld, ep)
 	default:
@@ -376,6 +379,18 @@ func TestThreads(t *testing.T) {
 					ep: &Epilogue{}, bias: true, deriv: true, act: Activation(1 + n%4)}
 				tc.check(t, rng, nil)
 			}
+		}
+	}
+}
+
+// TestSgemmSerial checks the products SgemmSerial keeps on the calling
+// goroutine: sizes that Sgemm would split, in every transpose combination.
+func TestSgemmSerial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, sh := range [][3]int{{300, 257, 129}, {64, 700, 600}, {7, 33, 5}} {
+		for _, tr := range transposes {
+			tc := testCase{transA: tr[0], transB: tr[1], m: sh[0], n: sh[1], k: sh[2], alpha: 1, beta: 0.5, extra: 3, serial: true}
+			tc.check(t, rng, nil)
 		}
 	}
 }

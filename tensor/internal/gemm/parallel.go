@@ -97,7 +97,7 @@ func (p *problem) parallel(im *impl) {
 	rowTiles := (p.m + mr - 1) / mr
 	colTiles := (p.n + nr - 1) / nr
 	t := Threads()
-	if float64(p.m)*float64(p.n)*float64(2*p.k+storeCost) < minParallelWork {
+	if p.serial || float64(p.m)*float64(p.n)*float64(2*p.k+storeCost) < minParallelWork {
 		t = 1
 	}
 	byRows := rowTiles*mr >= colTiles*nr

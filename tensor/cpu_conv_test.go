@@ -1,0 +1,69 @@
+package tensor_test
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/difftune/difftune/tensor"
+)
+
+// TestCPUConvBlocks checks the float32 convolutions of the fast CPU backend,
+// which unfold blocks of output positions per worker, against the composed
+// ones of the reference backend, with blocks small enough that images are
+// cut into several (of unequal sizes) and the weight gradient's blocks run
+// across images, and with the default blocks; stride 1 with and without
+// the width kept (the shifted copies of unfoldPlane), stride 2, 1×1 and
+// non-square kernels, padding wider than the kernel.
+func TestCPUConvBlocks(t *testing.T) {
+	type tc struct{ n, c, h, w, kh, kw, stride, pad, out int }
+	cases := []tc{
+		{3, 3, 17, 13, 3, 3, 1, 1, 6},
+		{5, 2, 19, 21, 3, 3, 2, 1, 35},
+		{2, 4, 12, 12, 1, 1, 1, 0, 3},
+		{7, 5, 9, 11, 3, 3, 1, 0, 4},
+		{2, 3, 10, 7, 5, 5, 1, 2, 4},
+		{2, 2, 5, 6, 1, 3, 1, 1, 3},
+		{3, 2, 6, 5, 3, 1, 1, 2, 3},
+	}
+	for _, scratch := range []int{0, 1 << 17} {
+		restore := tensor.SetConvScratch(scratch)
+		for _, c := range cases {
+			g := tensor.NewConvGeom(c.n, c.c, c.h, c.w, c.kh, c.kw, c.stride, c.pad)
+			name := fmt.Sprintf("scratch %d %+v", scratch, c)
+			fast, ref := tensor.CPU(), tensor.CPUReference()
+			x := tensor.RandNormal(fast, tensor.Float32, 1, 1, g.N, g.C, g.H, g.W)
+			w := tensor.RandNormal(fast, tensor.Float32, 1, 2, c.out, g.C*g.KH*g.KW)
+			bias := tensor.RandNormal(fast, tensor.Float32, 1, 3, c.out)
+			dy := tensor.RandNormal(fast, tensor.Float32, 1, 4, g.N, c.out, g.OutH, g.OutW)
+			on := func(b tensor.Backend, t *tensor.Tensor) *tensor.Tensor {
+				return tensor.FromFloat32(b, t.Float32s(), t.Shape()...)
+			}
+			xr, wr, br, dyr := on(ref, x), on(ref, w), on(ref, bias), on(ref, dy)
+			y, cols := tensor.Conv2dPatches(x, w, bias, g)
+			if cols != nil {
+				t.Errorf("%s: the fast backend unfolded the whole batch", name)
+			}
+			k := g.C * g.KH * g.KW
+			closeTo(t, name+" conv2d", y, tensor.Conv2d(xr, wr, br, g), k)
+			closeTo(t, name+" grad input", tensor.Conv2dGradInput(dy, w, g), tensor.Conv2dGradInput(dyr, wr, g), c.out*g.KH*g.KW)
+			closeTo(t, name+" grad weight", tensor.Conv2dGradWeight(dy, x, g), tensor.Conv2dGradWeight(dyr, xr, g), g.N*g.OutH*g.OutW)
+		}
+		restore()
+	}
+}
+
+// closeTo checks got against want, sums of k float32 products each.
+func closeTo(t *testing.T, name string, got, want *tensor.Tensor, k int) {
+	t.Helper()
+	g, w := got.Float32s(), want.Float32s()
+	if len(g) != len(w) {
+		t.Fatalf("%s: %d values, want %d", name, len(g), len(w))
+	}
+	tol := 1e-5 * math.Sqrt(float64(k+1))
+	for i := range g {
+		if d := math.Abs(float64(g[i] - w[i])); !(d <= tol*(1+math.Abs(float64(w[i])))) {
+			t.Fatalf("%s: [%d] = %g, want %g", name, i, g[i], w[i])
+		}
+	}
+}
