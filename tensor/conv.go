@@ -45,7 +45,7 @@ func Conv2d(x, w, bias *Tensor, g ConvGeom) *Tensor {
 
 // Conv2dPatches is Conv2d that also returns what the weight gradient can be
 // computed from without unfolding x again: its patches Im2Col(x) where the
-// convolution is composed (the CPU backends), nil where the backend
+// convolution is composed (float64 on the CPU, cpu-ref), nil where the backend
 // convolves directly and never materializes them. Pass the patches, or x
 // where they are nil, to Conv2dGradWeight.
 func Conv2dPatches(x, w, bias *Tensor, g ConvGeom) (y, cols *Tensor) {

@@ -157,6 +157,10 @@ func (c *cpuBackend) Conv2dGradWeight(dw, dy, x *Tensor, g ConvGeom) bool {
 	out, k, q := dw.shape[0], g.C*g.KH*g.KW, g.OutH*g.OutW
 	dws, dys, xs := host[float32](dw)[dw.offset:dw.offset+out*k], host[float32](dy)[dy.offset:], host[float32](x)[x.offset:]
 	total := g.N * q
+	if total == 0 {
+		clear(dws)
+		return true
+	}
 	block := convBlock(k, total)
 	tasks := (total + block - 1) / block
 	mul := convGemm(tasks)
@@ -166,6 +170,9 @@ func (c *cpuBackend) Conv2dGradWeight(dw, dy, x *Tensor, g ConvGeom) bool {
 	var mu sync.Mutex
 	hw := g.C * g.H * g.W
 	parallelFor(tasks, 1, func(lo, hi int) {
+		if lo >= hi {
+			return
+		}
 		buf, h := getConvScratch((k+out)*block + k*out)
 		defer putConvScratch(h)
 		part := buf[(k+out)*block:]

@@ -53,6 +53,21 @@ func TestCPUConvBlocks(t *testing.T) {
 	}
 }
 
+// TestCPUConvEmptyBatch checks that the weight gradient of an empty batch
+// is zero.
+func TestCPUConvEmptyBatch(t *testing.T) {
+	tensor.SetPoisonAllocs(true)
+	defer tensor.SetPoisonAllocs(false)
+	g := tensor.NewConvGeom(0, 2, 5, 5, 3, 3, 1, 1)
+	x := tensor.Zeros(tensor.CPU(), tensor.Float32, 0, 2, 5, 5)
+	dy := tensor.Zeros(tensor.CPU(), tensor.Float32, 0, 3, 5, 5)
+	for i, v := range tensor.Conv2dGradWeight(dy, x, g).Float32s() {
+		if v != 0 {
+			t.Fatalf("dw[%d] = %g, want 0", i, v)
+		}
+	}
+}
+
 // closeTo checks got against want, sums of k float32 products each.
 func closeTo(t *testing.T, name string, got, want *tensor.Tensor, k int) {
 	t.Helper()

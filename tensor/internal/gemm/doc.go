@@ -50,7 +50,8 @@
 // once, by all of them. Idle workers poll for the next call for a few tens of
 // microseconds before they block, because the products of a training step
 // come back to back. Pack buffers come from a sync.Pool: a steady state of
-// calls does not allocate.
+// calls does not allocate. [SgemmSerial] keeps a product on the calling
+// goroutine, for callers that parallelize over independent products.
 //
 // # Implementations
 //
