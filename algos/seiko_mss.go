@@ -19,7 +19,8 @@ import (
 // of the impulses. Gain = steps/K makes K impulses carry, per unit of the
 // network's output, the displacement of a drift over every step, so that
 // the optimizer moves them at the full drift's pace (with Gain 1, 5
-// impulses of 50 steps had not moved tfbind8's model after 80 iterations).
+// impulses of 50 steps had not moved tfbind8's model after 80 iterations;
+// that was at the noisiest steps, where an impulse is worth little).
 // Forward reads the time of the first row: the rollout gives every row the
 // same.
 type Impulses struct {
@@ -168,7 +169,9 @@ func impulseSpread(b tensor.Backend, ft *FineTuned, e *Ensemble, n int, rng *sde
 // order the impulses' gains add, so that K impulses reach the share
 // Σ_{k∈S} value_k / Σ_k value_k of the full drift's (which acts at every
 // step). The gradient is taken with respect to a zero drift added at each
-// step (impulseProbe): ∂R/∂u_k = Δt·∂R/∂x_{k+1}.
+// step (impulseProbe): ∂R/∂u_k = Δt·∂R/∂x_{k+1}. On tfbind8 (seed 1, the
+// pre-trained model) value_k peaks at 0.016 at s ≈ 0.16–0.22 and falls to
+// 1e-6 at s = 1; the 5 best of 50 steps hold 38 % of Σ value_k.
 func impulseValues(b tensor.Backend, ft *FineTuned, reward Reward, n int, rng *sde.Streams) []float64 {
 	pre := ft.Pre
 	grid := pre.Grid()
