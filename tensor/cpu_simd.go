@@ -84,16 +84,18 @@ func sigmoidF32(x, d []float32) {
 }
 
 // vectorBinary computes d = x op y for contiguous float32 slices of equal
-// length, 16 lanes at a time, for Add, Sub and Mul; it reports false (doing
+// length, 16 lanes at a time, for Add, Sub, Mul and SiLUGrad (x the
+// pre-activation, y the incoming gradient); it reports false (doing
 // nothing) for other ops and dtypes.
 func vectorBinary[T number](op BinaryOp, d, x, y []T) bool {
 	d32, ok := any(d).([]float32)
-	if !ok || !hasAVX512 || (op != OpAdd && op != OpSub && op != OpMul) {
+	if !ok || !hasAVX512 || (op != OpAdd && op != OpSub && op != OpMul && op != OpSiLUGrad) {
 		return false
 	}
 	x32, y32 := any(x).([]float32), any(y).([]float32)
 	n := len(d32)
 	x32, y32 = x32[:n], y32[:n]
+	one := archsimd.BroadcastFloat32x16(1)
 	i := 0
 	for ; i+16 <= n; i += 16 {
 		a, b := archsimd.LoadFloat32x16Slice(x32[i:]), archsimd.LoadFloat32x16Slice(y32[i:])
@@ -102,12 +104,19 @@ func vectorBinary[T number](op BinaryOp, d, x, y []T) bool {
 			a = a.Add(b)
 		case OpSub:
 			a = a.Sub(b)
-		default:
+		case OpMul:
 			a = a.Mul(b)
+		default: // g·σ(x)(1 + x(1 − σ(x))), as siluGrad
+			sg := sigmoid16(a)
+			a = b.Mul(sg.Mul(a.Mul(one.Sub(sg)).Add(one)))
 		}
 		a.StoreSlice(d32[i:])
 	}
 	archsimd.ClearAVXUpperBits()
+	if op == OpSiLUGrad {
+		siluGrad(d32[i:], x32[i:], y32[i:], n-i, 1, 1, 1)
+		return true
+	}
 	for ; i < n; i++ {
 		switch op {
 		case OpAdd:
