@@ -27,13 +27,14 @@ type FMNISTClassifierConfig struct {
 }
 
 // StrongFMNISTClassifier is the genuine reward's classifier: every training
-// image, width 16.
+// image, width 16 (measured: 89.5% test accuracy, 19 minutes on two shared
+// cores; -fmnist-full in the tests).
 func StrongFMNISTClassifier() FMNISTClassifierConfig {
 	return FMNISTClassifierConfig{Width: 16, Epochs: 4, Batch: 64, LR: 2e-3, Seed: 1}
 }
 
 // WeakFMNISTClassifier is the nominal reward's: 1,000 training images, width
-// 8, so that it errs where the strong one does not.
+// 8, so that it errs where the strong one does not (measured: 76.5%).
 func WeakFMNISTClassifier() FMNISTClassifierConfig {
 	return FMNISTClassifierConfig{Width: 8, Train: 1000, Epochs: 20, Batch: 50, LR: 2e-3, Seed: 2}
 }
