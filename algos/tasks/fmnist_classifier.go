@@ -15,7 +15,8 @@ import (
 // is trained.
 type FMNISTClassifierConfig struct {
 	// Width is the channels of the first convolution; the network has
-	// 2·Width at 14 × 14 and 4·Width (its features) at 7 × 7.
+	// 2·Width at 14 × 14, 4·Width at 7 × 7 and 8·Width in its last
+	// convolution (its features).
 	Width int
 	// Train is how many training images it learns from: the first Train of
 	// a permutation drawn from Seed (0: all 60,000).
@@ -27,14 +28,14 @@ type FMNISTClassifierConfig struct {
 }
 
 // StrongFMNISTClassifier is the genuine reward's classifier: every training
-// image, width 16 (measured: 89.5% test accuracy, 19 minutes on two shared
-// cores; -fmnist-full in the tests).
+// image, width 16, 5 epochs (measured: 90.2% test accuracy, 5 minutes on
+// two cores of an AMD EPYC; -fmnist-full in the tests).
 func StrongFMNISTClassifier() FMNISTClassifierConfig {
-	return FMNISTClassifierConfig{Width: 16, Epochs: 4, Batch: 64, LR: 2e-3, Seed: 1}
+	return FMNISTClassifierConfig{Width: 16, Epochs: 5, Batch: 64, LR: 2e-3, Seed: 1}
 }
 
 // WeakFMNISTClassifier is the nominal reward's: 1,000 training images, width
-// 8, so that it errs where the strong one does not (measured: 76.5%).
+// 8, so that it errs where the strong one does not (measured: 76.5%, 14 s).
 func WeakFMNISTClassifier() FMNISTClassifierConfig {
 	return FMNISTClassifierConfig{Width: 8, Train: 1000, Epochs: 20, Batch: 50, LR: 2e-3, Seed: 2}
 }
@@ -52,8 +53,8 @@ func (c FMNISTClassifierConfig) Validate() error {
 const fmnistMean, fmnistStd = 0.2860, 0.3530
 
 // FMNISTClassifier is a small CNN of Fashion-MNIST images: five 3 × 3
-// convolutions with SiLU, the second and the fourth of stride 2 (28 → 14 →
-// 7), the mean over the image of each channel (the features), then a linear
+// convolutions (W, 2W, 2W, 4W, 8W channels) with GroupNorm and SiLU, the
+// second and the fourth of stride 2 (28 → 14 → 7), the mean over the image of each channel (the features), then a linear
 // layer to the 10 classes' logits.
 type FMNISTClassifier struct {
 	Convs []*nn.Conv2d
@@ -63,7 +64,7 @@ type FMNISTClassifier struct {
 
 // NewFMNISTClassifier builds a classifier with width channels at first.
 func NewFMNISTClassifier(init *nn.Init, width int) *FMNISTClassifier {
-	w := []int{1, width, 2 * width, 2 * width, 4 * width, 4 * width}
+	w := []int{1, width, 2 * width, 2 * width, 4 * width, 8 * width}
 	c := &FMNISTClassifier{}
 	for i := 1; i < len(w); i++ {
 		stride := 1
