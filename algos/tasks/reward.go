@@ -3,7 +3,9 @@
 // are known in closed form) and tfbind8 (DNA 8-mers scored by a binding
 // landscape), with their data, nominal rewards r̂, genuine rewards and, where
 // known, exact answers (docs/ALGORITHMS.md §5). Importing the package
-// registers them.
+// registers them. For the image task to come (fmnist) it holds Fashion-MNIST's
+// reader (idx.go, fmnist_data.go) and the classifiers behind its rewards
+// (fmnist_classifier.go).
 package tasks
 
 import (
