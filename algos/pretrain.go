@@ -40,15 +40,25 @@ type PretrainConfig struct {
 	// keeps the MLP.
 	Tokens int `json:",omitempty"`
 	Heads  int `json:",omitempty"`
+	// UNet, if set, makes ε_θ an nn.UNet of that size over images of dim =
+	// Channels·Height·Width values (Width, Depth and EmbDim are then
+	// unused); it takes precedence over Tokens.
+	UNet *nn.UNetConfig `json:",omitempty"`
 }
 
 // DataSampler returns a fresh batch [n, d] of training data for iteration i.
 type DataSampler func(i, n int) *tensor.Tensor
 
 // NewEpsNet builds the noise-prediction network of the given size:
-// [x, embedding] → Width (×Depth, SiLU) → d, or the transformer of
-// PretrainConfig.Tokens.
+// [x, embedding] → Width (×Depth, SiLU) → d, the transformer of
+// PretrainConfig.Tokens, or the UNet of PretrainConfig.UNet.
 func NewEpsNet(init *nn.Init, dim int, c PretrainConfig) Net {
+	if u := c.UNet; u != nil {
+		if u.Channels*u.Height*u.Width != dim {
+			panic(fmt.Sprintf("algos: a UNet of %d×%d×%d images for samples of dimension %d", u.Channels, u.Height, u.Width, dim))
+		}
+		return nn.NewUNet(init, *u)
+	}
 	if c.Tokens > 0 {
 		return nn.NewSeqTransformer(init, c.Tokens, dim/c.Tokens, c.Width, c.Depth, c.Heads, c.EmbDim)
 	}
