@@ -36,8 +36,10 @@ func (d Diffusion) Validate() error {
 		return fmt.Errorf("beta-max must be finite, got %v", d.VP.BetaMax)
 	case d.Steps < 1:
 		return fmt.Errorf("need steps ≥ 1, got %d", d.Steps)
-	case p.Iters < 1 || p.Batch < 1 || p.Width < 1 || p.Depth < 1 || p.EmbDim < 1 || !finitePositive(p.LR):
-		return fmt.Errorf("pre-training needs iters, batch, width, depth and embedding ≥ 1 and a finite lr > 0, got %+v", p)
+	case p.Iters < 1 || p.Batch < 1 || !finitePositive(p.LR):
+		return fmt.Errorf("pre-training needs iters and batch ≥ 1 and a finite lr > 0, got %+v", p)
+	case p.UNet == nil && (p.Width < 1 || p.Depth < 1 || p.EmbDim < 1):
+		return fmt.Errorf("the noise-prediction network needs width, depth and embedding ≥ 1, got %+v", p)
 	case p.Tokens > 0 && p.Width%max(p.Heads, 1) != 0:
 		return fmt.Errorf("transformer width %d is not a multiple of its %d heads", p.Width, p.Heads)
 	}

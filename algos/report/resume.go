@@ -307,7 +307,7 @@ func diffPaths(path string, a, b any, out *[]string) {
 // clearRun removes what a run wrote into dir (summary.json first: the
 // directory stops being a finished run before anything else goes).
 func clearRun(dir string) error {
-	for _, name := range []string{"summary.json", "results.md", "metrics.jsonl", "config.json", "hist_genuine.png"} {
+	for _, name := range []string{"summary.json", "results.md", "metrics.jsonl", "config.json", "hist_genuine.png", "samples.png"} {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -317,7 +317,7 @@ func clearRun(dir string) error {
 			return err
 		}
 	}
-	for _, pat := range []string{"samples_*.npy", "samples_*.fasta", "scatter_*.png", "curve_*.png"} {
+	for _, pat := range []string{"samples_*.npy", "samples_*.fasta", "samples_*.png", "scatter_*.png", "curve_*.png"} {
 		files, _ := filepath.Glob(filepath.Join(dir, pat))
 		for _, f := range files {
 			if err := os.Remove(f); err != nil {

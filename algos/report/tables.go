@@ -103,12 +103,22 @@ func Markdown(res *algos.Result) string {
 	if d, ok := res.Task.(Describer); ok {
 		b.WriteString(d.Markdown(s))
 	}
-	b.WriteString("## Targets without training\n\np_α ∝ exp(r̂/α)·p: by self-normalized weights on pre-trained samples, and exactly over the data where the task knows it.\n\n")
-	b.WriteString("| α | E_α[r̂] | E_α[r] | KL(p_α ‖ p_pre) | ESS | data: E[r̂] | E[r] | KL |\n|---|---|---|---|---|---|---|---|\n")
+	_, exact := res.Task.(algos.ExactTargeter)
+	if exact {
+		b.WriteString("## Targets without training\n\np_α ∝ exp(r̂/α)·p: by self-normalized weights on pre-trained samples, and exactly over the data.\n\n")
+		b.WriteString("| α | E_α[r̂] | E_α[r] | KL(p_α ‖ p_pre) | ESS | data: E[r̂] | E[r] | KL |\n|---|---|---|---|---|---|---|---|\n")
+	} else {
+		b.WriteString("## Targets without training\n\np_α ∝ exp(r̂/α)·p: by self-normalized weights on pre-trained samples (the task knows no exact target).\n\n")
+		b.WriteString("| α | E_α[r̂] | E_α[r] | KL(p_α ‖ p_pre) | ESS |\n|---|---|---|---|---|\n")
+	}
 	for _, t := range s.Targets {
 		x := t.Exact
-		fmt.Fprintf(&b, "| %g | %s | %s | %s | %.0f | %s | %s | %s |\n", t.Alpha, Num(x.PretrainedTarget), optNum(x.PretrainedTargetGenuine),
-			Num(x.PretrainedTargetKL), float64(x.ESS), Num(x.Reward), optNum(x.Genuine), Num(x.KL))
+		fmt.Fprintf(&b, "| %g | %s | %s | %s | %.0f |", t.Alpha, Num(x.PretrainedTarget), optNum(x.PretrainedTargetGenuine),
+			Num(x.PretrainedTargetKL), float64(x.ESS))
+		if exact {
+			fmt.Fprintf(&b, " %s | %s | %s |", Num(x.Reward), optNum(x.Genuine), Num(x.KL))
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\n## Runs\n\nFor methods that aim at p_α: gain/target is the run's gain in r̂ over the pre-trained model as a fraction of the target's, KL/target its KL over the target's.\n\n")
 	b.WriteString(Table(s, res.Task.Columns()))

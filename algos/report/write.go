@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"image"
 	"io"
 	"maps"
 	"os"
@@ -26,18 +27,31 @@ type Describer interface {
 }
 
 // WriteResult writes a finished run into the directory: the samples
-// (samples_<run>.npy, and .fasta for sequences), the plots (scatter_<run>.png
-// for 2-D points, curve_<run>.png, hist_genuine.png), the fitted networks
+// (samples_<run>.npy, and .fasta for sequences; for images their pixels,
+// with samples_<run>.png grids and samples.png side by side: Imager), the
+// plots (scatter_<run>.png for 2-D points, curve_<run>.png, hist_genuine.png), the fitted networks
 // (checkpoints/<run>_<module>.safetensors; a run reused from an earlier
 // invocation has its own there already), results.md, and summary.json
 // last, so that a directory with a summary.json is complete.
 func WriteResult(d *Dir, res *algos.Result) error {
 	dim := res.Pre.Dim
 	fw, seqs := res.Task.(FASTAWriter)
+	im, images := res.Task.(Imager)
+	grids := map[string]*image.RGBA{}
 	for _, n := range slices.Sorted(maps.Keys(res.Samples)) {
 		x := res.Samples[n]
 		d.crashBefore("samples_" + n + ".npy")
-		if err := WriteNPY(d.File("samples_"+n+".npy"), x, dim); err != nil {
+		if images {
+			c, h, w := im.ImageShape()
+			px := im.Pixels(x)
+			if err := WriteImagesNPY(d.File("samples_"+n+".npy"), px, c, h, w); err != nil {
+				return err
+			}
+			grids[n] = ImageGrid(px, c, h, w, 8, 8)
+			if err := WritePNG(d.File("samples_"+n+".png"), grids[n]); err != nil {
+				return err
+			}
+		} else if err := WriteNPY(d.File("samples_"+n+".npy"), x, dim); err != nil {
 			return err
 		}
 		if n == "exact" {
@@ -56,6 +70,19 @@ func WriteResult(d *Dir, res *algos.Result) error {
 		}
 	}
 	s := res.Summary
+	if images {
+		var labels []string
+		var side []*image.RGBA
+		for _, run := range s.Runs {
+			if g, ok := grids[run.Name]; ok {
+				labels, side = append(labels, run.Name), append(side, g)
+			}
+		}
+		d.crashBefore("samples.png")
+		if err := WritePNG(d.File("samples.png"), SideBySide(labels, side)); err != nil {
+			return err
+		}
+	}
 	for _, run := range s.Runs {
 		curve := res.Curves[run.Name]
 		if len(curve) == 0 {
