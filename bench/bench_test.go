@@ -54,7 +54,7 @@ func TestWorkloadsRun(t *testing.T) {
 	for _, wl := range Workloads() {
 		switch wl.Name {
 		case "matmul_256", "silu_linear_512x256x256", "em_step_gmm2d", "transformer_iter_256x8x64", "attention_256x4x8x16",
-			"conv2d_c128_8x8_fwdbwd":
+			"conv2d_c128_8x8_fwdbwd", "unet_sample_b64":
 			r := Time(wl, tensor.CPU(), 1, 0)
 			if !(r.Median > 0) || r.GFLOPS <= 0 {
 				t.Fatalf("%s: %+v", wl.Name, r)

@@ -41,6 +41,7 @@ func Workloads() []Workload {
 			_, step, flops := NewUNetStep(b, nn.DefaultUNet, 128)
 			return func() { step() }, flops, 0
 		}},
+		Workload{Name: "unet_sample_b64", Setup: unetSample},
 	)
 	for _, c := range convShapes {
 		for _, backward := range []bool{false, true} {
@@ -186,6 +187,22 @@ func NewUNetStep(b tensor.Backend, c nn.UNetConfig, n int) (u *nn.UNet, step fun
 		opt.Step()
 		return loss.Value.Item()
 	}, 3 * UNetFLOPs(c, n)
+}
+
+// unetSample is one Euler–Maruyama step of sampling with the UNet ε_θ (the
+// twin's unet_sample): 64 images, no gradients, the pre-trained SDE's
+// update x ← x + (½βx + β ε_θ(x, s)/σ)Δt + √(βΔt) z, the first step of 25
+// (s = 1).
+func unetSample(b tensor.Backend) (func(), float64, float64) {
+	c := nn.DefaultUNet
+	u := nn.NewUNet(&nn.Init{Backend: b, DType: tensor.Float32, Seed: 1}, c)
+	vp := sde.DefaultVP
+	r := sde.Rollout{VP: vp, Grid: sde.Grid{Steps: 1, Dt: (1 - vp.SMin) / 25}, Eps: u}
+	x := autograd.Const(tensor.RandNormal(b, tensor.Float32, 1, 1, 64, c.Channels*c.Height*c.Width))
+	return func() {
+		autograd.NoGrad(func() { r.Run(x, 1, 2) })
+		wait(b)
+	}, UNetFLOPs(c, 64), 0
 }
 
 // UNetFLOPs is the floating-point operations of the UNet c's forward pass
