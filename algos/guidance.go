@@ -18,7 +18,8 @@ func init() {
 // GuidanceOptions set classifier guidance (ALGORITHMS.md §1, Baselines): a
 // regressor c(x_t, t) of r̂ on inputs noised by the forward process, and the
 // sampling knobs w (Scale) and y_target (Target; nil: the target's E_α[r̂]
-// at the run's α).
+// at the run's α, exact where the task knows it, else the pre-trained
+// model's estimate).
 type GuidanceOptions struct {
 	Scale               float64
 	Target              *float64 `json:",omitempty"`
@@ -35,6 +36,9 @@ type Guidance struct{ GuidanceOptions }
 func (m *Guidance) Fit(ctx *Context) (*Fitted, error) {
 	c := m.GuidanceOptions
 	target := float64(ctx.Target.Reward)
+	if !ctx.Target.Reward.Finite() { // a task without an exact target
+		target = float64(ctx.Target.PretrainedTarget)
+	}
 	if c.Target != nil {
 		target = *c.Target
 	}

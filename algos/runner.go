@@ -273,11 +273,13 @@ func fitAndEvaluate(ctx *Context, spec MethodSpec, p Plan, res *Result) (MethodS
 	return ms, nil
 }
 
-// target is the tilted target at α: exactly where the task knows it, and
+// target is the tilted target at α: exactly where the task knows it (NaN
+// elsewhere), and
 // for the pre-trained model by self-normalized weights exp(r̂/α) on its
 // samples, whose nominal and genuine rewards are rhat and y.
 func target(task Task, alpha float64, rhat, y []float64) (Exact, error) {
-	var e Exact
+	// A task without an exact target has none: null in summary.json.
+	e := Exact{Reward: Number(math.NaN()), KL: Number(math.NaN())}
 	if et, ok := task.(ExactTargeter); ok {
 		var err error
 		if e, err = et.ExactTarget(alpha); err != nil {

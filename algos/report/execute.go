@@ -201,8 +201,12 @@ func executeOnce(o Options) (*algos.Result, error) {
 	s := res.Summary
 	fmt.Fprintf(o.Stdout, "%s  r̂ %s  α = %g  β_max = %g\n", s.Task, s.Reward, s.Alpha, s.BetaMax)
 	e := s.Exact
-	fmt.Fprintf(o.Stdout, "target at α = %g: data E*[r̂] = %s  KL(p*‖p_data) = %s   pre-trained model's: E[r̂] = %s  KL = %s (ESS %.0f)\n",
-		s.Alpha, Num(e.Reward), Num(e.KL), Num(e.PretrainedTarget), Num(e.PretrainedTargetKL), float64(e.ESS))
+	data := ""
+	if e.Reward.Finite() {
+		data = fmt.Sprintf("data E*[r̂] = %s  KL(p*‖p_data) = %s   ", Num(e.Reward), Num(e.KL))
+	}
+	fmt.Fprintf(o.Stdout, "target at α = %g: %spre-trained model's: E[r̂] = %s  KL = %s (ESS %.0f)\n",
+		s.Alpha, data, Num(e.PretrainedTarget), Num(e.PretrainedTargetKL), float64(e.ESS))
 	fmt.Fprint(o.Stdout, Table(s, o.Task.Columns()))
 	fmt.Fprint(o.Stdout, Events(s))
 	fmt.Fprintf(o.Stdout, "wrote %s/{config.json,metrics.jsonl,summary.json,results.md,samples_*,*.png,checkpoints/}\n", strings.TrimRight(o.Out, "/"))
