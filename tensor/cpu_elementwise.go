@@ -144,12 +144,45 @@ func unaryKernel[T number](op UnaryOp, d, s []T, dst, src *Tensor, p float64) {
 			for j := range n {
 				d[od+j*sd] = -s[os+j*ss]
 			}
+		case OpSiLU, OpSigmoid:
+			if d32, ok := any(d).([]float32); ok {
+				activate32(op, d32, any(s).([]float32), od, os, sd, ss, n)
+				return
+			}
+			for j := range n {
+				d[od+j*sd] = T(f(float64(s[os+j*ss])))
+			}
 		default:
 			for j := range n {
 				d[od+j*sd] = T(f(float64(s[os+j*ss])))
 			}
 		}
 	})
+}
+
+// activate32 applies SiLU or the sigmoid to n float32 values of s into d
+// (offsets o, strides st): on a contiguous run with the SIMD kernels of
+// siluF32 and sigmoidF32, elsewhere with exp32 (the float64 math.Exp of
+// the generic loop cost a tenth of a UNet training step).
+func activate32(op UnaryOp, d, s []float32, od, os, sd, ss, n int) {
+	if sd == 1 && ss == 1 {
+		run := d[od : od+n]
+		copy(run, s[os:os+n])
+		if op == OpSiLU {
+			siluF32(run, nil)
+		} else {
+			sigmoidF32(run, nil)
+		}
+		return
+	}
+	for j := range n {
+		x := s[os+j*ss]
+		if op == OpSiLU {
+			d[od+j*sd] = x * sigmoid32(x)
+		} else {
+			d[od+j*sd] = sigmoid32(x)
+		}
+	}
 }
 
 func (c *cpuBackend) Binary(op BinaryOp, dst, a, b *Tensor) {

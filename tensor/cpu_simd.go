@@ -4,10 +4,23 @@ package tensor
 
 import "simd/archsimd"
 
-var hasAVX512 = archsimd.X86.AVX512()
+var (
+	hasAVX512 = archsimd.X86.AVX512()
+	// hasAVX2 selects the 8-lane kernels where AVX-512 is missing (AMD
+	// before Zen 4, Intel client cores): AVX2 with FMA.
+	hasAVX2 = archsimd.X86.AVX2() && archsimd.X86.FMA()
+)
 
 // simdPath names the elementwise kernels in use.
-var simdPath = map[bool]string{true: "avx512", false: "generic"}[hasAVX512]
+var simdPath = func() string {
+	switch {
+	case hasAVX512:
+		return "avx512"
+	case hasAVX2:
+		return "avx2"
+	}
+	return "generic"
+}()
 
 // exp16 is eˣ on 16 lanes with the range reduction and polynomial of exp32;
 // inputs are clamped to [−87.3, 88.3], inside the normal float32 range.
@@ -28,19 +41,57 @@ func exp16(x archsimd.Float32x16) archsimd.Float32x16 {
 	return y.Mul(scale)
 }
 
+// exp8 is exp16 on 8 lanes (AVX2 and FMA).
+func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
+	x = x.Max(archsimd.BroadcastFloat32x8(-87.3)).Min(archsimd.BroadcastFloat32x8(88.3))
+	n := x.Mul(archsimd.BroadcastFloat32x8(1.44269504088896341)).RoundToEven()
+	r := n.MulAdd(archsimd.BroadcastFloat32x8(-0.693359375), x)
+	r = n.MulAdd(archsimd.BroadcastFloat32x8(2.12194440e-4), r)
+	p := archsimd.BroadcastFloat32x8(1.9875691500e-4)
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(1.3981999507e-3))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(8.3334519073e-3))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(4.1665795894e-2))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(1.6666665459e-1))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(5.0000001201e-1))
+	one := archsimd.BroadcastFloat32x8(1)
+	y := p.Mul(r).MulAdd(r, r.Add(one))
+	scale := n.ConvertToInt32().Add(archsimd.BroadcastInt32x8(127)).ShiftAllLeft(23).AsFloat32x8()
+	return y.Mul(scale)
+}
+
 // sigmoid16 is 1/(1 + e⁻ˣ) on 16 lanes.
 func sigmoid16(x archsimd.Float32x16) archsimd.Float32x16 {
 	one := archsimd.BroadcastFloat32x16(1)
 	return one.Div(one.Add(exp16(x.Mul(archsimd.BroadcastFloat32x16(-1)))))
 }
 
+// sigmoid8 is 1/(1 + e⁻ˣ) on 8 lanes.
+func sigmoid8(x archsimd.Float32x8) archsimd.Float32x8 {
+	one := archsimd.BroadcastFloat32x8(1)
+	return one.Div(one.Add(exp8(x.Mul(archsimd.BroadcastFloat32x8(-1)))))
+}
+
+// The vector loops below return how many leading elements they did; the
+// callers finish the rest with the scalar loops.
+
 // siluF32 replaces x by x·σ(x) and, if d is not nil, stores the derivative
 // σ(1 + x(1 − σ)).
 func siluF32(x, d []float32) {
-	if !hasAVX512 {
-		siluScalar(x, d)
-		return
+	var i int
+	switch {
+	case hasAVX512:
+		i = silu16(x, d)
+	case hasAVX2:
+		i = silu8(x, d)
 	}
+	var dt []float32
+	if d != nil {
+		dt = d[i:]
+	}
+	siluScalar(x[i:], dt)
+}
+
+func silu16(x, d []float32) int {
 	one := archsimd.BroadcastFloat32x16(1)
 	i := 0
 	for ; i+16 <= len(x); i += 16 {
@@ -53,19 +104,41 @@ func siluF32(x, d []float32) {
 		}
 	}
 	archsimd.ClearAVXUpperBits() // before scalar code: see gemm's impl.kernel
-	var dt []float32
-	if d != nil {
-		dt = d[i:]
+	return i
+}
+
+func silu8(x, d []float32) int {
+	one := archsimd.BroadcastFloat32x8(1)
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		z := archsimd.LoadFloat32x8Slice(x[i:])
+		s := sigmoid8(z)
+		z.Mul(s).StoreSlice(x[i:])
+		if d != nil {
+			s.Mul(z.Mul(one.Sub(s)).Add(one)).StoreSlice(d[i:])
+		}
 	}
-	siluScalar(x[i:], dt)
+	archsimd.ClearAVXUpperBits()
+	return i
 }
 
 // sigmoidF32 replaces x by σ(x) and, if d is not nil, stores σ(1 − σ).
 func sigmoidF32(x, d []float32) {
-	if !hasAVX512 {
-		sigmoidScalar(x, d)
-		return
+	var i int
+	switch {
+	case hasAVX512:
+		i = sigmoidVec16(x, d)
+	case hasAVX2:
+		i = sigmoidVec8(x, d)
 	}
+	var dt []float32
+	if d != nil {
+		dt = d[i:]
+	}
+	sigmoidScalar(x[i:], dt)
+}
+
+func sigmoidVec16(x, d []float32) int {
 	one := archsimd.BroadcastFloat32x16(1)
 	i := 0
 	for ; i+16 <= len(x); i += 16 {
@@ -76,43 +149,41 @@ func sigmoidF32(x, d []float32) {
 		}
 	}
 	archsimd.ClearAVXUpperBits()
-	var dt []float32
-	if d != nil {
-		dt = d[i:]
+	return i
+}
+
+func sigmoidVec8(x, d []float32) int {
+	one := archsimd.BroadcastFloat32x8(1)
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		s := sigmoid8(archsimd.LoadFloat32x8Slice(x[i:]))
+		s.StoreSlice(x[i:])
+		if d != nil {
+			s.Mul(one.Sub(s)).StoreSlice(d[i:])
+		}
 	}
-	sigmoidScalar(x[i:], dt)
+	archsimd.ClearAVXUpperBits()
+	return i
 }
 
 // vectorBinary computes d = x op y for contiguous float32 slices of equal
-// length, 16 lanes at a time, for Add, Sub, Mul and SiLUGrad (x the
+// length, 16 or 8 lanes at a time, for Add, Sub, Mul and SiLUGrad (x the
 // pre-activation, y the incoming gradient); it reports false (doing
-// nothing) for other ops and dtypes.
+// nothing) for other ops and dtypes and without AVX2.
 func vectorBinary[T number](op BinaryOp, d, x, y []T) bool {
 	d32, ok := any(d).([]float32)
-	if !ok || !hasAVX512 || (op != OpAdd && op != OpSub && op != OpMul && op != OpSiLUGrad) {
+	if !ok || !(hasAVX512 || hasAVX2) || (op != OpAdd && op != OpSub && op != OpMul && op != OpSiLUGrad) {
 		return false
 	}
 	x32, y32 := any(x).([]float32), any(y).([]float32)
 	n := len(d32)
 	x32, y32 = x32[:n], y32[:n]
-	one := archsimd.BroadcastFloat32x16(1)
-	i := 0
-	for ; i+16 <= n; i += 16 {
-		a, b := archsimd.LoadFloat32x16Slice(x32[i:]), archsimd.LoadFloat32x16Slice(y32[i:])
-		switch op {
-		case OpAdd:
-			a = a.Add(b)
-		case OpSub:
-			a = a.Sub(b)
-		case OpMul:
-			a = a.Mul(b)
-		default: // g·σ(x)(1 + x(1 − σ(x))), as siluGrad
-			sg := sigmoid16(a)
-			a = b.Mul(sg.Mul(a.Mul(one.Sub(sg)).Add(one)))
-		}
-		a.StoreSlice(d32[i:])
+	var i int
+	if hasAVX512 {
+		i = binary16(op, d32, x32, y32)
+	} else {
+		i = binary8(op, d32, x32, y32)
 	}
-	archsimd.ClearAVXUpperBits()
 	if op == OpSiLUGrad {
 		siluGrad(d32[i:], x32[i:], y32[i:], n-i, 1, 1, 1)
 		return true
@@ -128,4 +199,48 @@ func vectorBinary[T number](op BinaryOp, d, x, y []T) bool {
 		}
 	}
 	return true
+}
+
+func binary16(op BinaryOp, d, x, y []float32) int {
+	one := archsimd.BroadcastFloat32x16(1)
+	i := 0
+	for ; i+16 <= len(d); i += 16 {
+		a, b := archsimd.LoadFloat32x16Slice(x[i:]), archsimd.LoadFloat32x16Slice(y[i:])
+		switch op {
+		case OpAdd:
+			a = a.Add(b)
+		case OpSub:
+			a = a.Sub(b)
+		case OpMul:
+			a = a.Mul(b)
+		default: // g·σ(x)(1 + x(1 − σ(x))), as siluGrad
+			sg := sigmoid16(a)
+			a = b.Mul(sg.Mul(a.Mul(one.Sub(sg)).Add(one)))
+		}
+		a.StoreSlice(d[i:])
+	}
+	archsimd.ClearAVXUpperBits()
+	return i
+}
+
+func binary8(op BinaryOp, d, x, y []float32) int {
+	one := archsimd.BroadcastFloat32x8(1)
+	i := 0
+	for ; i+8 <= len(d); i += 8 {
+		a, b := archsimd.LoadFloat32x8Slice(x[i:]), archsimd.LoadFloat32x8Slice(y[i:])
+		switch op {
+		case OpAdd:
+			a = a.Add(b)
+		case OpSub:
+			a = a.Sub(b)
+		case OpMul:
+			a = a.Mul(b)
+		default:
+			sg := sigmoid8(a)
+			a = b.Mul(sg.Mul(a.Mul(one.Sub(sg)).Add(one)))
+		}
+		a.StoreSlice(d[i:])
+	}
+	archsimd.ClearAVXUpperBits()
+	return i
 }
