@@ -27,6 +27,18 @@ func needFMNIST(t *testing.T) {
 	}
 }
 
+// needVulkan skips where no Vulkan device opens, except in CI (CI=true),
+// where lavapipe must.
+func needVulkan(t *testing.T) {
+	t.Helper()
+	if _, err := tensor.Open("vulkan"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no Vulkan device in CI: %v", err)
+		}
+		t.Skipf("no Vulkan device: %v", err)
+	}
+}
+
 // TestFMNISTFlagErrors: a class outside 0–9 and a -data directory without
 // the files are usage errors, found before -out is created.
 func TestFMNISTFlagErrors(t *testing.T) {
@@ -156,12 +168,7 @@ func TestFMNISTQuick(t *testing.T) {
 // (lavapipe) must open.
 func TestFMNISTVulkanMatchesCPU(t *testing.T) {
 	needFMNIST(t)
-	if _, err := tensor.Open("vulkan"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no Vulkan device in CI: %v", err)
-		}
-		t.Skipf("no Vulkan device: %v", err)
-	}
+	needVulkan(t)
 	cache := t.TempDir()
 	sums := map[string]map[string]map[string]any{}
 	for _, device := range []string{"cpu", "vulkan"} {

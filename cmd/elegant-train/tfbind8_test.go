@@ -15,7 +15,6 @@ import (
 
 	"github.com/difftune/difftune/algos/report"
 	"github.com/difftune/difftune/cmd/internal/runtest"
-	"github.com/difftune/difftune/tensor"
 )
 
 func TestTFBind8FlagErrors(t *testing.T) {
@@ -211,12 +210,7 @@ func meansAndNoise(a, b []float64) (ma, mb, noise float64) {
 // the evaluation (the spread a change of seed makes). In CI the Vulkan
 // device (lavapipe) must open; elsewhere the test skips without one.
 func TestTFBind8VulkanMatchesCPU(t *testing.T) {
-	if _, err := tensor.Open("vulkan"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no Vulkan device in CI: %v", err)
-		}
-		t.Skipf("no Vulkan device: %v", err)
-	}
+	needVulkan(t)
 	cache := t.TempDir()
 	summaries := map[string]map[string]map[string]any{}
 	ys := map[string][]float64{}
