@@ -30,10 +30,12 @@
 // of a row-major B when a kc-row block of it is small enough (kc*ldb at most
 // 128K values); only their partial edge panels are packed.
 //
-// The micro-kernel writes full tiles to C itself: it adds the previous value
-// of C for the k chunks after the first, and on the last chunk adds the bias;
-// the activation and its derivative then run on the tile while it is in L1. Edge tiles, alpha != 1 and beta other than 0 and 1 go through
-// a scratch tile and a general update.
+// The micro-kernel writes tiles of full width to C itself (only the valid
+// rows of the last row panel): it adds the previous value of C for the k
+// chunks after the first, and on the last chunk adds the bias; the
+// activation and its derivative then run on the tile while it is in L1.
+// Tiles at the right edge, alpha != 1 and beta other than 0 and 1 go
+// through a scratch tile and a general update.
 //
 // Products with at most four rows of C whose op(B) is row-major are computed
 // as combinations of the rows of B, and those with at most four columns whose
@@ -57,12 +59,14 @@
 //
 // Built with GOEXPERIMENT=simd on amd64, the package uses simd/archsimd: a
 // 5×32 micro-kernel on Float32x16 (ten accumulators) when the CPU has
-// AVX-512, a 5×16 one on Float32x8 with AVX2 and FMA, and vector epilogues
-// (exp from Cephes' polynomial, tanh from Eigen's rational approximation).
-// Go's register allocator hands out 15 vector registers, and VFMADD213PS
-// overwrites a factor, so every FMA but the last of a broadcast A value
-// needs a copy of it: ten accumulators, two B vectors, the A value and its
-// copy fill the 15; the 6×32 tile needs 16 and spills. Built otherwise, a
-// plain-Go 3×3 kernel runs the same blocking. [Path] reports which
-// implementation runs.
+// AVX-512, and vector epilogues (exp from Cephes' polynomial, tanh from
+// Eigen's rational approximation). Go's register allocator hands out 15
+// vector registers, and VFMADD213PS overwrites a factor, so every FMA but
+// the last of a broadcast A value needs a copy of it: ten accumulators, two
+// B vectors, the A value and its copy fill the 15; the 6×32 tile needs 16
+// and spills. With AVX2 and FMA only, the micro-kernel is 6×16 in assembly
+// (kernel6x16_amd64.s): twelve YMM accumulators that stay in place, 3.3×
+// the archsimd 5×16 kernel's rate on a Zen 3 core (81 against 24 GFLOP/s,
+// BenchmarkKernel). Built otherwise, a plain-Go 3×3 kernel runs the same
+// blocking. [Path] reports which implementation runs.
 package gemm

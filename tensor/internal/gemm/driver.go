@@ -45,8 +45,8 @@ const (
 // y[j] = Σ_p x[p]*b[j*ldb+p] for j < len(y), p < len(x): the dot products of x
 // with the rows of b.
 
-// tileOut is where a micro-kernel writes its mr×nr tile: for r < mr and
-// j < nr,
+// tileOut is where a micro-kernel writes its mr×nr tile: for r < rows (at
+// most mr) and j < nr,
 //
 //	c[r*ldc+j] = acc(r, j) + c[r*ldc+j] + bias[j]
 //
@@ -56,6 +56,7 @@ type tileOut struct {
 	ldc  int
 	add  bool
 	bias []float32
+	rows int
 }
 
 // update is a block of C to write: for i < m and j < n,

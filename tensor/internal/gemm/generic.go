@@ -55,6 +55,9 @@ func kernelGeneric(kc int, a []float32, rsa, csa int, b []float32, sb int, o *ti
 
 // storeRowGeneric writes row r of a 3-wide tile to o.
 func storeRowGeneric(o *tileOut, r int, v0, v1, v2 float32) {
+	if r >= o.rows {
+		return
+	}
 	c := o.c[r*o.ldc : r*o.ldc+3]
 	if o.add {
 		v0, v1, v2 = v0+c[0], v1+c[1], v2+c[2]

@@ -7,80 +7,38 @@ import (
 	"unsafe"
 )
 
-// avx2 is the AVX2 implementation: a 5×16 micro-kernel on Float32x8.
+// avx2 is the AVX2 implementation: a 6×16 micro-kernel in assembly.
 var avx2 = &impl{
 	name: "avx2", kind: kindAVX2,
-	mr: 5, nr: 16,
+	mr: 6, nr: 16,
 	kc: 512, mc: 120, nc: 256,
 }
 
-// kernel5x16 is the AVX2 micro-kernel: ten Float32x8 accumulators, two B
-// vectors and a broadcast A value (and its copy) per k step.
-func kernel5x16(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut) {
-	if kc <= 0 || rsa <= 0 || csa <= 0 || sb < 16 || len(a) <= 4*rsa+(kc-1)*csa || len(b) < (kc-1)*sb+16 {
+// kernel6x16 is the AVX2 micro-kernel, written in assembly
+// (kernel6x16_amd64.s) because the archsimd version of Go 1.26 reached a
+// quarter of the core's FMA rate on AVX2: with 16 vector registers the
+// allocator moved the accumulators from register to register on every k
+// step (VFMADD213PS overwrites a factor) and could not hold more than ten.
+// Here twelve accumulators stay in place and VFMADD231PS accumulates into
+// them. It writes the first rows rows of the 6×16 tile to c (row stride
+// ldc), adding c's previous value when add and bias (16 values) when bias
+// is not nil.
+//
+//go:noescape
+func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows int)
+
+// kernel6x16Checked checks the panels and the tile against the strides
+// before it hands their addresses to the assembly.
+func kernel6x16Checked(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut) {
+	if kc <= 0 || rsa <= 0 || csa <= 0 || sb < 16 || len(a) <= 5*rsa+(kc-1)*csa || len(b) < (kc-1)*sb+16 ||
+		o.rows < 1 || o.rows > 6 || o.ldc < 16 || len(o.c) < (o.rows-1)*o.ldc+16 || (o.bias != nil && len(o.bias) < 16) {
 		panic("gemm: bad micro-kernel arguments")
 	}
-	o1, o2, o3, o4 := uintptr(rsa)*4, uintptr(2*rsa)*4, uintptr(3*rsa)*4, uintptr(4*rsa)*4
-	stepA, stepB := uintptr(csa)*4, uintptr(sb)*4
-	pa := unsafe.Pointer(&a[0])
-	pb := unsafe.Pointer(&b[0])
-	// The pointers advance as offsets, so that none points past a or b.
-	var offA, offB uintptr
-	var c00, c01, c10, c11, c20, c21, c30, c31, c40, c41 archsimd.Float32x8
-	for ; kc > 0; kc-- {
-		ap, bp := unsafe.Add(pa, offA), unsafe.Add(pb, offB)
-		b0 := archsimd.LoadFloat32x8((*[8]float32)(bp))
-		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 32)))
-		a0 := archsimd.BroadcastFloat32x8(*(*float32)(ap))
-		c00 = a0.MulAdd(b0, c00)
-		c01 = a0.MulAdd(b1, c01)
-		if offA == ^uintptr(0) {
-			break
-		}
-		a1 := archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(ap, o1)))
-		c10 = a1.MulAdd(b0, c10)
-		c11 = a1.MulAdd(b1, c11)
-		if offA == ^uintptr(1) {
-			break
-		}
-		a2 := archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(ap, o2)))
-		c20 = a2.MulAdd(b0, c20)
-		c21 = a2.MulAdd(b1, c21)
-		if offA == ^uintptr(2) {
-			break
-		}
-		a3 := archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(ap, o3)))
-		c30 = a3.MulAdd(b0, c30)
-		c31 = a3.MulAdd(b1, c31)
-		if offA == ^uintptr(3) {
-			break
-		}
-		a4 := archsimd.BroadcastFloat32x8(*(*float32)(unsafe.Add(ap, o4)))
-		c40 = a4.MulAdd(b0, c40)
-		c41 = a4.MulAdd(b1, c41)
-		offA += stepA
-		offB += stepB
-	}
-	storeRow256(o, 0, c00, c01)
-	storeRow256(o, 1, c10, c11)
-	storeRow256(o, 2, c20, c21)
-	storeRow256(o, 3, c30, c31)
-	storeRow256(o, 4, c40, c41)
-}
-
-// storeRow256 writes row r, v0 and v1, of a micro-kernel's tile to o.
-func storeRow256(o *tileOut, r int, v0, v1 archsimd.Float32x8) {
-	c := o.c[r*o.ldc : r*o.ldc+16]
-	if o.add {
-		v0 = v0.Add(archsimd.LoadFloat32x8Slice(c[:8]))
-		v1 = v1.Add(archsimd.LoadFloat32x8Slice(c[8:]))
-	}
+	var bias *float32
 	if o.bias != nil {
-		v0 = v0.Add(archsimd.LoadFloat32x8Slice(o.bias[:8]))
-		v1 = v1.Add(archsimd.LoadFloat32x8Slice(o.bias[8:16]))
+		bias = &o.bias[0]
 	}
-	v0.StoreSlice(c[:8])
-	v1.StoreSlice(c[8:])
+	kernel6x16(kc, &a[0], rsa, csa, &b[0], sb, &o.c[0], o.ldc, o.add, bias, o.rows)
 }
 
 // finish256 is the AVX2 impl.finish.

@@ -70,6 +70,9 @@ func kernel5x32(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileO
 
 // storeRow512 writes row r, v0 and v1, of a micro-kernel's tile to o.
 func storeRow512(o *tileOut, r int, v0, v1 archsimd.Float32x16) {
+	if r >= o.rows {
+		return
+	}
 	c := o.c[r*o.ldc : r*o.ldc+32]
 	if o.add {
 		v0 = v0.Add(archsimd.LoadFloat32x16Slice(c[:16]))

@@ -30,8 +30,7 @@ func (im *impl) kernel(kc int, a []float32, rsa, csa int, b []float32, sb int, o
 		kernel5x32(kc, a, rsa, csa, b, sb, o)
 		archsimd.ClearAVXUpperBits()
 	case kindAVX2:
-		kernel5x16(kc, a, rsa, csa, b, sb, o)
-		archsimd.ClearAVXUpperBits()
+		kernel6x16Checked(kc, a, rsa, csa, b, sb, o) // ends with VZEROUPPER
 	default:
 		kernelGeneric(kc, a, rsa, csa, b, sb, o)
 	}
