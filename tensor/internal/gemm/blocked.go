@@ -97,8 +97,8 @@ func (o *operands) b(p *problem, nr, j, nv int) ([]float32, int) {
 // kernel's scratch tile (2*mr*nr values).
 func (p *problem) tiles(im *impl, o *operands, t []float32, i0, i1, j0, j1 int, first, last bool) {
 	mr, nr := im.mr, im.nr
-	// Tiles of full width go straight to C (the kernel writes only the
-	// valid rows) unless alpha or beta need the general update.
+	// Tiles go straight to C (the kernel writes only their valid part)
+	// unless alpha or beta need the general update.
 	fast := !p.ct && p.alpha == 1 && (p.beta == 0 || p.beta == 1)
 	for i := i0; i < i1; i += mr {
 		mv := min(mr, i1-i)
@@ -106,15 +106,15 @@ func (p *problem) tiles(im *impl, o *operands, t []float32, i0, i1, j0, j1 int, 
 		for j := j0; j < j1; j += nr {
 			nv := min(nr, j1-j)
 			b, sb := o.b(p, nr, j, nv)
-			if !fast || nv < nr {
-				im.kernel(o.kc, a, rsa, csa, b, sb, &tileOut{c: t, ldc: nr, rows: mr})
+			if !fast {
+				im.kernel(o.kc, a, rsa, csa, b, sb, &tileOut{c: t, ldc: nr, rows: mr, cols: nr})
 				p.store(im, t, i, j, mv, nv, first, last)
 				continue
 			}
-			// The kernel writes the tile (its valid rows) to C itself.
-			out := tileOut{c: p.c[i*p.ldc+j:], ldc: p.ldc, add: !first || p.beta == 1, rows: mv}
+			// The kernel writes the tile (its valid part) to C itself.
+			out := tileOut{c: p.c[i*p.ldc+j:], ldc: p.ldc, add: !first || p.beta == 1, rows: mv, cols: nv}
 			if last && p.bias != nil {
-				out.bias = p.bias[j : j+nr]
+				out.bias = p.bias[j : j+nv]
 			}
 			im.kernel(o.kc, a, rsa, csa, b, sb, &out)
 			if last && (p.act != None || p.deriv != nil) {
@@ -122,7 +122,7 @@ func (p *problem) tiles(im *impl, o *operands, t []float32, i0, i1, j0, j1 int, 
 				if p.deriv != nil {
 					d = p.deriv[i*p.ldd+j:]
 				}
-				im.activate(mv, nr, out.c, p.ldc, p.act, d, p.ldd)
+				im.activate(mv, nv, out.c, p.ldc, p.act, d, p.ldd)
 			}
 		}
 	}

@@ -30,12 +30,12 @@
 // of a row-major B when a kc-row block of it is small enough (kc*ldb at most
 // 128K values); only their partial edge panels are packed.
 //
-// The micro-kernel writes tiles of full width to C itself (only the valid
-// rows of the last row panel): it adds the previous value of C for the k
-// chunks after the first, and on the last chunk adds the bias; the
-// activation and its derivative then run on the tile while it is in L1.
-// Tiles at the right edge, alpha != 1 and beta other than 0 and 1 go
-// through a scratch tile and a general update.
+// The micro-kernel writes its tile to C itself (only the valid part of an
+// edge tile): it adds the previous value of C for the k chunks after the
+// first, and on the last chunk adds the bias; the activation and its
+// derivative then run on the tile while it is in L1. Products with alpha
+// != 1, beta other than 0 and 1, or computed as Cᵀ go through a scratch tile
+// and a general update.
 //
 // Products with at most four rows of C whose op(B) is row-major are computed
 // as combinations of the rows of B, and those with at most four columns whose

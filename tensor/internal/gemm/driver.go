@@ -46,7 +46,7 @@ const (
 // with the rows of b.
 
 // tileOut is where a micro-kernel writes its mr×nr tile: for r < rows (at
-// most mr) and j < nr,
+// most mr) and j < cols (at most nr),
 //
 //	c[r*ldc+j] = acc(r, j) + c[r*ldc+j] + bias[j]
 //
@@ -57,6 +57,7 @@ type tileOut struct {
 	add  bool
 	bias []float32
 	rows int
+	cols int
 }
 
 // update is a block of C to write: for i < m and j < n,

@@ -58,6 +58,10 @@ func storeRowGeneric(o *tileOut, r int, v0, v1, v2 float32) {
 	if r >= o.rows {
 		return
 	}
+	if o.cols < 3 {
+		storeRowPart(o, r, []float32{v0, v1, v2})
+		return
+	}
 	c := o.c[r*o.ldc : r*o.ldc+3]
 	if o.add {
 		v0, v1, v2 = v0+c[0], v1+c[1], v2+c[2]
@@ -67,6 +71,21 @@ func storeRowGeneric(o *tileOut, r int, v0, v1, v2 float32) {
 		v0, v1, v2 = v0+b[0], v1+b[1], v2+b[2]
 	}
 	c[0], c[1], c[2] = v0, v1, v2
+}
+
+// storeRowPart writes the first o.cols values of row r of a tile, t, to o:
+// the edge of a kernel that writes full rows with vectors.
+func storeRowPart(o *tileOut, r int, t []float32) {
+	c := o.c[r*o.ldc : r*o.ldc+o.cols]
+	for j, v := range t[:len(c)] {
+		if o.add {
+			v += c[j]
+		}
+		if o.bias != nil {
+			v += o.bias[j]
+		}
+		c[j] = v
+	}
 }
 
 // finishGeneric is the plain-Go impl.finish.

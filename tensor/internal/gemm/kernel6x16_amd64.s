@@ -2,13 +2,15 @@
 
 #include "textflag.h"
 
-// func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows int)
+// func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows, cols int)
 //
 // The AVX2 micro-kernel (see kernel6x16 in simd256_amd64.go): twelve YMM
 // accumulators Y0–Y11 (row r in Y2r, Y2r+1), the two B vectors of a k step
 // in Y12, Y13 and the broadcast A value in Y14. The strides are in elements;
-// they are scaled to bytes here. kc >= 1 and 1 <= rows <= 6.
-TEXT ·kernel6x16(SB), NOSPLIT, $0-88
+// they are scaled to bytes here. kc >= 1, 1 <= rows <= 6 and
+// 1 <= cols <= 16; a tile narrower than 16 is read and written with
+// VMASKMOVPS, whose masked-off lanes do not touch memory.
+TEXT ·kernel6x16(SB), NOSPLIT, $0-96
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rsa+16(FP), R8
@@ -68,6 +70,9 @@ loop:
 	MOVBLZX add+64(FP), AX
 	MOVQ bias+72(FP), BX
 	MOVQ rows+80(FP), CX
+	MOVQ cols+88(FP), R9
+	CMPQ R9, $16
+	JLT  partial
 	TESTQ BX, BX
 	JZ   row0
 	VMOVUPS (BX), Y12
@@ -99,3 +104,69 @@ row0:
 done:
 	VZEROUPPER
 	RET
+
+partial:
+	// The masks of columns 0-7 (Y14) and 8-15 (Y15): colmask from
+	// element 16-cols on.
+	LEAQ colmask<>(SB), R10
+	NEGQ R9
+	LEAQ 64(R10)(R9*4), R10
+	VMOVUPS (R10), Y14
+	VMOVUPS 32(R10), Y15
+	TESTQ BX, BX
+	JZ   prow0
+	VMASKMOVPS (BX), Y14, Y12
+	VMASKMOVPS 32(BX), Y15, Y13
+	VADDPS Y12, Y0, Y0
+	VADDPS Y13, Y1, Y1
+	VADDPS Y12, Y2, Y2
+	VADDPS Y13, Y3, Y3
+	VADDPS Y12, Y4, Y4
+	VADDPS Y13, Y5, Y5
+	VADDPS Y12, Y6, Y6
+	VADDPS Y13, Y7, Y7
+	VADDPS Y12, Y8, Y8
+	VADDPS Y13, Y9, Y9
+	VADDPS Y12, Y10, Y10
+	VADDPS Y13, Y11, Y11
+
+#define PROW(lo, hi) \
+	TESTQ AX, AX \
+	JZ   5(PC) \
+	VMASKMOVPS (DX), Y14, Y12 \
+	VMASKMOVPS 32(DX), Y15, Y13 \
+	VADDPS Y12, lo, lo \
+	VADDPS Y13, hi, hi \
+	VMASKMOVPS lo, Y14, (DX) \
+	VMASKMOVPS hi, Y15, 32(DX) \
+	ADDQ R8, DX \
+	DECQ CX \
+	JZ   done
+
+prow0:
+	PROW(Y0, Y1)
+	PROW(Y2, Y3)
+	PROW(Y4, Y5)
+	PROW(Y6, Y7)
+	PROW(Y8, Y9)
+	PROW(Y10, Y11)
+	JMP  done
+
+// colmask is sixteen all-ones lanes followed by sixteen zero lanes.
+DATA colmask<>+0(SB)/8, $0xffffffffffffffff
+DATA colmask<>+8(SB)/8, $0xffffffffffffffff
+DATA colmask<>+16(SB)/8, $0xffffffffffffffff
+DATA colmask<>+24(SB)/8, $0xffffffffffffffff
+DATA colmask<>+32(SB)/8, $0xffffffffffffffff
+DATA colmask<>+40(SB)/8, $0xffffffffffffffff
+DATA colmask<>+48(SB)/8, $0xffffffffffffffff
+DATA colmask<>+56(SB)/8, $0xffffffffffffffff
+DATA colmask<>+64(SB)/8, $0
+DATA colmask<>+72(SB)/8, $0
+DATA colmask<>+80(SB)/8, $0
+DATA colmask<>+88(SB)/8, $0
+DATA colmask<>+96(SB)/8, $0
+DATA colmask<>+104(SB)/8, $0
+DATA colmask<>+112(SB)/8, $0
+DATA colmask<>+120(SB)/8, $0
+GLOBL colmask<>(SB), RODATA|NOPTR, $128

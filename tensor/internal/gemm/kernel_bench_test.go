@@ -17,7 +17,7 @@ func BenchmarkKernel(b *testing.B) {
 			bp := randSlice(rng, im.nr*kc+pad)
 			t := make([]float32, im.mr*im.nr)
 			for b.Loop() {
-				im.kernel(kc, a, 1, im.mr, bp, im.nr, &tileOut{c: t, ldc: im.nr, rows: im.mr})
+				im.kernel(kc, a, 1, im.mr, bp, im.nr, &tileOut{c: t, ldc: im.nr, rows: im.mr, cols: im.nr})
 			}
 			b.ReportMetric(2*float64(im.mr*im.nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

@@ -73,6 +73,13 @@ func storeRow512(o *tileOut, r int, v0, v1 archsimd.Float32x16) {
 	if r >= o.rows {
 		return
 	}
+	if o.cols < 32 {
+		var t [32]float32
+		v0.Store((*[16]float32)(t[:16]))
+		v1.Store((*[16]float32)(t[16:]))
+		storeRowPart(o, r, t[:])
+		return
+	}
 	c := o.c[r*o.ldc : r*o.ldc+32]
 	if o.add {
 		v0 = v0.Add(archsimd.LoadFloat32x16Slice(c[:16]))
