@@ -15,8 +15,80 @@ func hostAffineOf[T number](a *Affine) hostAffine[T] {
 	return hostAffine[T]{gamma: hostFrom[T](a.Gamma), beta: hostFrom[T](a.Beta), inner: a.Inner, k: a.K()}
 }
 
-// feature is the feature of the element at row-major index i (see Affine).
-func (a hostAffine[T]) feature(i int) int { return i / a.inner % a.k }
+// segment returns the end (at most end) of the run of elements from
+// row-major index i on that share one feature (see Affine), and γ and β of
+// that feature: 1 and 0 without an affine. The kernels below walk their
+// rows run by run, so that a GroupNorm row costs one division per channel,
+// not per element.
+func (a hostAffine[T]) segment(i, end int) (e int, gamma, beta float64) {
+	if a.gamma == nil {
+		return end, 1, 0
+	}
+	f := i / a.inner
+	c := f % a.k
+	return min((f+1)*a.inner, end), float64(a.gamma[c]), float64(a.beta[c])
+}
+
+// The sums below keep four partial sums in float64: the float32 inputs stay
+// accurate over long rows, and the four chains of additions run in parallel
+// instead of waiting on one another.
+
+// sum returns Σ x.
+func sum[T number](x []T) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sumSquaredDev returns Σ (x − m)².
+func sumSquaredDev[T number](x []T, m float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		c0, c1, c2, c3 := float64(x[i])-m, float64(x[i+1])-m, float64(x[i+2])-m, float64(x[i+3])-m
+		s0 += c0 * c0
+		s1 += c1 * c1
+		s2 += c2 * c2
+		s3 += c3 * c3
+	}
+	for ; i < len(x); i++ {
+		c := float64(x[i]) - m
+		s0 += c * c
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sumDev returns Σ g and Σ g·(x − m) over len(g) elements.
+func sumDev[T number](g, x []T, m float64) (sg, sgx float64) {
+	x = x[:len(g)]
+	var s0, s1, s2, s3, t0, t1, t2, t3 float64
+	i := 0
+	for ; i+4 <= len(g); i += 4 {
+		g0, g1, g2, g3 := float64(g[i]), float64(g[i+1]), float64(g[i+2]), float64(g[i+3])
+		s0 += g0
+		s1 += g1
+		s2 += g2
+		s3 += g3
+		t0 += g0 * (float64(x[i]) - m)
+		t1 += g1 * (float64(x[i+1]) - m)
+		t2 += g2 * (float64(x[i+2]) - m)
+		t3 += g3 * (float64(x[i+3]) - m)
+	}
+	for ; i < len(g); i++ {
+		s0 += float64(g[i])
+		t0 += float64(g[i]) * (float64(x[i]) - m)
+	}
+	return (s0 + s1) + (s2 + s3), (t0 + t1) + (t2 + t3)
+}
 
 // NormalizeRows normalizes rows in one float64 pass pair per row (see
 // RowNormalizer): the mean, then the centred sum of squares, then the
@@ -46,26 +118,16 @@ func normalizeKernel[T number](y, mean, rstd, x []T, rows int, eps float64, a ho
 	d := len(x) / rows
 	parallelFor(rows, max(1, parallelGrain/d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr := x[r*d : (r+1)*d]
-			yr := y[r*d : (r+1)*d]
-			var s float64
-			for _, v := range xr {
-				s += float64(v)
-			}
-			m := s / float64(d)
-			var q float64
-			for _, v := range xr {
-				c := float64(v) - m
-				q += c * c
-			}
-			rs := 1 / math.Sqrt(q/float64(d)+eps)
-			for j, v := range xr {
-				yh := (float64(v) - m) * rs
-				if a.gamma != nil {
-					c := a.feature(r*d + j)
-					yh = yh*float64(a.gamma[c]) + float64(a.beta[c])
+			i0, i1 := r*d, (r+1)*d
+			m := sum(x[i0:i1]) / float64(d)
+			rs := 1 / math.Sqrt(sumSquaredDev(x[i0:i1], m)/float64(d)+eps)
+			for i := i0; i < i1; {
+				e, gamma, beta := a.segment(i, i1)
+				yr := y[i:e]
+				for j, v := range x[i:e] {
+					yr[j] = T((float64(v)-m)*rs*gamma + beta)
 				}
-				yr[j] = T(yh)
+				i = e
 			}
 			mean[r] = T(m)
 			rstd[r] = T(rs)
@@ -99,25 +161,25 @@ func normalizeGradKernel[T number](dx, g, x, mean, rstd []T, rows int, a hostAff
 	d := len(x) / rows
 	parallelFor(rows, max(1, parallelGrain/d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			i0 := r * d
+			i0, i1 := r*d, (r+1)*d
 			m, rs := float64(mean[r]), float64(rstd[r])
-			at := func(i int) (gp, yh float64) {
-				gp = float64(g[i])
-				if a.gamma != nil {
-					gp *= float64(a.gamma[a.feature(i)])
-				}
-				return gp, (float64(x[i]) - m) * rs
-			}
+			// Σ g' = Σ_runs γ·Σ g and Σ g'·ŷ = Σ_runs γ·rstd·Σ g·(x − mean).
 			var sg, sgy float64
-			for i := i0; i < i0+d; i++ {
-				gp, yh := at(i)
-				sg += gp
-				sgy += gp * yh
+			for i := i0; i < i1; {
+				e, gamma, _ := a.segment(i, i1)
+				s, sx := sumDev(g[i:e], x[i:e], m)
+				sg += gamma * s
+				sgy += gamma * rs * sx
+				i = e
 			}
 			mg, mgy := sg/float64(d), sgy/float64(d)
-			for i := i0; i < i0+d; i++ {
-				gp, yh := at(i)
-				dx[i] = T(rs * (gp - mg - yh*mgy))
+			for i := i0; i < i1; {
+				e, gamma, _ := a.segment(i, i1)
+				dr, xr := dx[i:e], x[i:e]
+				for j, v := range g[i:e] {
+					dr[j] = T(rs * (float64(v)*gamma - mg - (float64(xr[j])-m)*rs*mgy))
+				}
+				i = e
 			}
 		}
 	})
@@ -153,11 +215,14 @@ func affineGradKernel[T number](dgamma, dbeta, g, x, mean, rstd []T, rows, inner
 		sgy, sg := make([]float64, hi-lo), make([]float64, hi-lo)
 		for o := range outer {
 			for c := lo; c < hi; c++ {
-				for i := (o*k + c) * inner; i < (o*k+c+1)*inner; i++ {
+				// The run of feature c in block o, cut where rows end.
+				for i, end := (o*k+c)*inner, (o*k+c+1)*inner; i < end; {
 					r := i / d
-					gi := float64(g[i])
-					sgy[c-lo] += gi * (float64(x[i]) - float64(mean[r])) * float64(rstd[r])
-					sg[c-lo] += gi
+					e := min(end, (r+1)*d)
+					s, sx := sumDev(g[i:e], x[i:e], float64(mean[r]))
+					sg[c-lo] += s
+					sgy[c-lo] += sx * float64(rstd[r])
+					i = e
 				}
 			}
 		}
