@@ -2,13 +2,9 @@
 
 package gemm
 
-// active is the implementation in use: without GOEXPERIMENT=simd on amd64,
-// the plain-Go one.
-var active = generic
-
-func (im *impl) kernel(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut) {
-	kernelGeneric(kc, a, rsa, csa, b, sb, o)
-}
+// Without GOEXPERIMENT=simd on amd64 the epilogues and the narrow products
+// are the plain-Go ones for every implementation; the micro-kernel is
+// chosen in kernel_plain_amd64.go or kernel_other.go.
 
 func (im *impl) activate(m, n int, c []float32, ldc int, act Activation, d []float32, ldd int) {
 	activateGeneric(m, n, c, ldc, act, d, ldd)

@@ -1,0 +1,38 @@
+package gemm
+
+// avx2 is the AVX2 implementation: a 6×16 micro-kernel in assembly, in
+// both builds; with GOEXPERIMENT=simd its epilogues are archsimd code
+// (simd256_amd64.go), without they are the plain-Go ones.
+var avx2 = &impl{
+	name: "avx2", kind: kindAVX2,
+	mr: 6, nr: 16,
+	kc: 512, mc: 120, nc: 256,
+}
+
+// kernel6x16 is the AVX2 micro-kernel, written in assembly
+// (kernel6x16_amd64.s) because the archsimd version of Go 1.26 reached a
+// quarter of the core's FMA rate on AVX2: with 16 vector registers the
+// allocator moved the accumulators from register to register on every k
+// step (VFMADD213PS overwrites a factor) and could not hold more than ten.
+// Here twelve accumulators stay in place and VFMADD231PS accumulates into
+// them. It writes the first rows rows and cols columns of the 6×16 tile to
+// c (row stride ldc), adding c's previous value when add and bias (cols
+// values) when bias is not nil.
+//
+//go:noescape
+func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows, cols int)
+
+// kernel6x16Checked checks the panels and the tile against the strides
+// before it hands their addresses to the assembly.
+func kernel6x16Checked(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut) {
+	if kc <= 0 || rsa <= 0 || csa <= 0 || sb < 16 || len(a) <= 5*rsa+(kc-1)*csa || len(b) < (kc-1)*sb+16 ||
+		o.rows < 1 || o.rows > 6 || o.cols < 1 || o.cols > 16 || o.ldc < o.cols || len(o.c) < (o.rows-1)*o.ldc+o.cols ||
+		(o.bias != nil && len(o.bias) < o.cols) {
+		panic("gemm: bad micro-kernel arguments")
+	}
+	var bias *float32
+	if o.bias != nil {
+		bias = &o.bias[0]
+	}
+	kernel6x16(kc, &a[0], rsa, csa, &b[0], sb, &o.c[0], o.ldc, o.add, bias, o.rows, o.cols)
+}
