@@ -1,0 +1,22 @@
+// Package viewer draws the frames of the live viewer (issue 16): a frame is
+// a DrawList, a short list of items (rectangles, glyphs of a built-in 5×7
+// font, RGBA images, point layers) painted in order over a background, and
+// Render turns it into an *image.RGBA, with the Vulkan kernels
+// glsl/view_splat.comp and glsl/view_compose.comp when the run uses a
+// Vulkan backend, and with the plain-Go reference of the same two
+// operations (reference.go) otherwise. Both give the same bytes: the
+// splat's pixel mapping is float32 without fused multiply-adds, and all
+// blending is integer arithmetic (TestViewVulkanMatchesReference).
+//
+// Plane is the gmm2d view: the current samples as points over a heat map
+// of a density (the exact target's, computed once), the pre-trained
+// samples faint behind them, and a status line.
+//
+// Invariants and panics: frame sizes are 1 to 16384 pixels a side; image
+// and point rectangles lie inside the frame, rectangles and text are
+// clipped to it. Points that are not finite or whose disc misses the plot
+// are skipped, never an error. A bad size, an image or point rectangle
+// outside the frame, an empty or non-finite Window or point rows of the
+// wrong stride are programmer errors and panic. Nothing here retains the
+// slices it is given after the call returns, except Plane, which copies.
+package viewer

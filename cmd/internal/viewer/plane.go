@@ -1,0 +1,120 @@
+package viewer
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+)
+
+// The layout of a Plane frame: 640 × 480, two status lines of 2× text at
+// the top, a square plot below them.
+const (
+	FrameW, FrameH = 640, 480
+	plotSide       = 432
+	textScale      = 2
+)
+
+// Colours of a Plane frame.
+var (
+	background   = color.RGBA{12, 12, 16, 255}
+	textColour   = color.RGBA{235, 235, 235, 255}
+	borderColour = color.RGBA{90, 90, 100, 255}
+	preColour    = color.RGBA{200, 200, 200, 40} // faint: one hit covers 16 %
+	curColour    = color.RGBA{80, 230, 255, 220} // the current samples
+)
+
+// Plane draws 2-D samples as points over a heat map of a density: the view
+// of gmm2d. The heat map is computed once, by NewPlane.
+type Plane struct {
+	win  Window
+	plot image.Rectangle
+	heat *image.RGBA
+	pre  []float32
+}
+
+// NewPlane precomputes the heat map of density (any non-negative function,
+// e.g. the exact target's, unnormalized) over win at the plot's resolution:
+// the square root of density/max through an inferno-like colour map, kept
+// dark so that points stand out. A density that is nowhere positive and
+// finite leaves the plot black.
+func NewPlane(win Window, density func(x, y float64) float64) *Plane {
+	win.check()
+	x0, y0 := (FrameW-plotSide)/2, FrameH-plotSide-4
+	p := &Plane{win: win, plot: image.Rect(x0, y0, x0+plotSide, y0+plotSide)}
+	vals := make([]float64, plotSide*plotSide)
+	peak := 0.0
+	for j := range plotSide {
+		y := win.YMax - (float64(j)+0.5)/plotSide*(win.YMax-win.YMin)
+		for i := range plotSide {
+			x := win.XMin + (float64(i)+0.5)/plotSide*(win.XMax-win.XMin)
+			v := density(x, y)
+			if !(v > 0) || math.IsInf(v, 0) {
+				v = 0
+			}
+			vals[j*plotSide+i] = v
+			peak = max(peak, v)
+		}
+	}
+	p.heat = image.NewRGBA(image.Rect(0, 0, plotSide, plotSide))
+	for i, v := range vals {
+		t := 0.0
+		if peak > 0 {
+			t = math.Sqrt(v / peak)
+		}
+		p.heat.SetRGBA(i%plotSide, i/plotSide, inferno(0.8*t))
+	}
+	return p
+}
+
+// SetPretrained keeps a copy of the pre-trained samples (rows of 2), drawn
+// faint behind every frame's.
+func (p *Plane) SetPretrained(x []float64) {
+	if len(x)%2 != 0 {
+		panic(fmt.Sprintf("viewer: %d coordinates are not rows of 2", len(x)))
+	}
+	p.pre = Float32s(x)
+}
+
+// Frame is the draw list of one frame: the status lines over the heat map,
+// the pre-trained samples and the current samples x (rows of 2; not
+// retained).
+func (p *Plane) Frame(x []float64, status ...string) *DrawList {
+	if len(x)%2 != 0 {
+		panic(fmt.Sprintf("viewer: %d coordinates are not rows of 2", len(x)))
+	}
+	d := NewDrawList(FrameW, FrameH, background)
+	for i, s := range status {
+		d.Text(8, 6+i*(glyphH+2)*textScale, textScale, s, textColour)
+	}
+	d.Rect(p.plot.Inset(-1), borderColour)
+	d.Image(p.plot, p.heat)
+	if len(p.pre) > 0 {
+		d.Points(p.plot, p.win, p.pre, 2, 1, preColour)
+	}
+	d.Points(p.plot, p.win, Float32s(x), 2, 1, curColour)
+	return d
+}
+
+// PointToPixel is where Frame draws the point (x, y): the pixel whose
+// disc centre it is (for tests and overlays).
+func (p *Plane) PointToPixel(x, y float64) (float64, float64) {
+	sx := float64(p.plot.Dx()) / (p.win.XMax - p.win.XMin)
+	sy := float64(p.plot.Dy()) / (p.win.YMax - p.win.YMin)
+	return float64(p.plot.Min.X) + (x-p.win.XMin)*sx, float64(p.plot.Min.Y) + (p.win.YMax-y)*sy
+}
+
+// inferno is a piecewise-linear colour map through 6 stops of
+// matplotlib's inferno, t in [0, 1].
+func inferno(t float64) color.RGBA {
+	stops := [6][3]float64{{0.001, 0.000, 0.014}, {0.258, 0.039, 0.406}, {0.576, 0.149, 0.404},
+		{0.865, 0.317, 0.226}, {0.988, 0.645, 0.040}, {0.988, 0.998, 0.645}}
+	s := min(max(t, 0), 1) * 5
+	i := min(int(s), 4)
+	f := s - float64(i)
+	var c [3]uint8
+	for k := range c {
+		c[k] = uint8(math.Round(255 * (stops[i][k]*(1-f) + stops[i+1][k]*f)))
+	}
+	return color.RGBA{c[0], c[1], c[2], 255}
+}

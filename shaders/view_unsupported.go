@@ -1,0 +1,7 @@
+//go:build !(cgo && linux && (amd64 || arm64 || riscv64 || ppc64le || loong64))
+
+package shaders
+
+// RenderView panics: this build has no Vulkan backend (Open never returns
+// one).
+func (b *Backend) RenderView(View, []uint32) { panic(errUnsupported) }
