@@ -35,9 +35,14 @@ type Hooks struct {
 	Progress func(phase string, done, total int)
 	// Notice receives one-line messages (what is loaded, trained, skipped).
 	Notice func(msg string)
-	// Snapshots, if set, is asked at each fine-tuning step whether the event
-	// should carry the batch's samples (a viewer subscribes this way).
-	Snapshots func() bool
+	// Snapshots, if set, is asked at iteration iter of each fine-tuning
+	// loop of a run whether that iteration's event should carry the
+	// batch's samples (a viewer subscribes this way).
+	Snapshots func(run string, iter int) bool
+	// Pretrained, if set, receives the pre-trained model's evaluation
+	// samples once they are drawn (a viewer draws them behind the
+	// fine-tuned ones). It must not modify them.
+	Pretrained func(x []float64)
 }
 
 // Noticef sends a formatted notice.
@@ -61,7 +66,9 @@ func (h Hooks) Emit(e Event) {
 	}
 }
 
-func (h Hooks) wantSnapshot() bool { return h.Snapshots != nil && h.Snapshots() }
+func (h Hooks) wantSnapshot(run string, iter int) bool {
+	return h.Snapshots != nil && h.Snapshots(run, iter)
+}
 
 // CurvePoint is one fine-tuning iteration of a run: the batch means of r̂
 // and of the genuine reward (NaN where the task's monitor gives none).

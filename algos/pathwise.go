@@ -198,7 +198,7 @@ func (ft *FineTuned) fitDriftGoal(ctx *Context, g driftGoal, o DriftOptions, det
 func monitorBatch(ctx *Context, ev *Event, x *tensor.Tensor) {
 	xs := x.Float64s()
 	ev.Extra = ctx.Task.Monitor(xs)
-	if ctx.Hooks.wantSnapshot() {
+	if ctx.Hooks.wantSnapshot(ctx.Run, ev.Iter) {
 		ev.Snapshot = xs
 	}
 }

@@ -138,6 +138,9 @@ func Run(env Env, task Task, p Plan) (*Result, error) {
 	}
 	evalPre := preX[:p.EvalSamples*d]
 	res.Samples["pretrained"] = evalPre
+	if env.Hooks.Pretrained != nil {
+		env.Hooks.Pretrained(evalPre)
+	}
 	ms := task.Evaluate(evalPre, nil, alpha0)
 	ms.Seconds = Number(time.Since(start).Seconds())
 	sum.Methods["pretrained"] = ms

@@ -40,6 +40,11 @@ type Options struct {
 	// stopped run resumes from the last one.
 	CheckpointEvery int
 	Stdout, Stderr  io.Writer
+	// Observe, if its hooks are set, also watches the run: Log receives
+	// every logged event after the run directory has, Snapshots and
+	// Pretrained are passed on (a viewer; algos.Hooks). It must not change
+	// what it is given.
+	Observe algos.Hooks
 }
 
 // Config is what config.json records of a run, besides the device and the
@@ -183,8 +188,15 @@ func executeOnce(o Options) (*algos.Result, error) {
 		bars.Notice(fmt.Sprintf("resuming the run of the same configuration in %s: its finished runs are reused, metrics.jsonl is appended to (-resume=false starts over)", o.Out))
 	}
 	store := &runStore{d: d, task: o.Task, notice: bars.Notice, every: o.CheckpointEvery}
-	env := algos.Env{Backend: o.Backend, Cache: o.Cache, Runs: store, Checkpoints: store,
-		Hooks: algos.Hooks{Log: store.log, Progress: bars.Update, Notice: bars.Notice}}
+	hooks := algos.Hooks{Log: store.log, Progress: bars.Update, Notice: bars.Notice,
+		Snapshots: o.Observe.Snapshots, Pretrained: o.Observe.Pretrained}
+	if watch := o.Observe.Log; watch != nil {
+		hooks.Log = func(e algos.Event) {
+			store.log(e)
+			watch(e)
+		}
+	}
+	env := algos.Env{Backend: o.Backend, Cache: o.Cache, Runs: store, Checkpoints: store, Hooks: hooks}
 	res, err := algos.Run(env, o.Task, o.Plan)
 	bars.Done()
 	if resumed {

@@ -42,6 +42,7 @@ type options struct {
 	seed                                            uint64
 	quick                                           bool
 	dir                                             cli.RunDirFlags
+	frames                                          framesFlags
 	set                                             map[string]bool
 }
 
@@ -64,6 +65,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.cache, "cache", cli.DefaultCache(), "directory of cached models (empty: no cache)")
 	fs.BoolVar(&o.quick, "quick", false, "the task's small preset for smoke tests; flags given still win")
 	o.dir.Register(fs, "-out")
+	o.frames.register(fs)
 	fs.Float64Var(&o.maxMemory, "max-memory", 0, "GiB a run may expect to hold: a larger -batch or -eval-samples is refused (0: 80% of the physical memory)")
 }
 
@@ -197,13 +199,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := o.dir.Check(); err != nil {
 		return err
 	}
+	if err := o.frames.check(task, seeds); err != nil {
+		return err
+	}
 	b, err := cli.OpenDevice(o.device)
+	if err != nil {
+		return err
+	}
+	watch, err := o.frames.observe(task, plan, b, stderr)
 	if err != nil {
 		return err
 	}
 	err = report.Execute(report.Options{Task: task, Plan: plan, Backend: b, Cache: o.cache, Out: o.out, Seeds: seeds,
 		Force: o.dir.Force, Restart: !o.dir.Resume, MaxMemory: o.maxMemory * (1 << 30),
-		CheckpointEvery: o.dir.CheckpointEvery, Stdout: stdout, Stderr: stderr})
+		CheckpointEvery: o.dir.CheckpointEvery, Stdout: stdout, Stderr: stderr, Observe: watch})
 	if bad := (report.InputError{}); errors.As(err, &bad) {
 		return usageError{Err: bad.Err}
 	}
