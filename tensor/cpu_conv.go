@@ -88,6 +88,10 @@ func (c *cpuBackend) Conv2d(y, x, w, bias *Tensor, g ConvGeom) bool {
 	if bias != nil {
 		bs = bs[bias.offset : bias.offset+out]
 	}
+	if convTaps(g) {
+		conv2dTaps(ys, xs, ws, bs, out, g)
+		return true
+	}
 	block := convBlock(k, q)
 	perImage := (q + block - 1) / block
 	tasks := g.N * perImage
@@ -123,6 +127,10 @@ func (c *cpuBackend) Conv2dGradInput(dx, dy, w *Tensor, g ConvGeom) bool {
 	}
 	out, k, q := w.shape[0], g.C*g.KH*g.KW, g.OutH*g.OutW
 	dxs, dys, ws := host[float32](dx)[dx.offset:], host[float32](dy)[dy.offset:], host[float32](w)[w.offset:]
+	if convTaps(g) {
+		conv2dGradInputTaps(dxs, dys, ws, out, g)
+		return true
+	}
 	wt, wh := getConvScratch(k * out)
 	defer putConvScratch(wh)
 	transpose(wt, ws[:out*k], out, k)
@@ -159,6 +167,10 @@ func (c *cpuBackend) Conv2dGradWeight(dw, dy, x *Tensor, g ConvGeom) bool {
 	total := g.N * q
 	if total == 0 {
 		clear(dws)
+		return true
+	}
+	if convTaps(g) {
+		conv2dGradWeightTaps(dws, dys, xs, out, g)
 		return true
 	}
 	block := convBlock(k, total)
@@ -224,12 +236,27 @@ func foldImage(img, cols []float32, ldc int, g ConvGeom, q0, q1 int) {
 }
 
 // transpose writes the transpose of the r×c row-major matrix src into dst
-// (c×r).
+// (c×r): four rows at a time, so that each column of theirs is one run of
+// four values in dst, in blocks of columns that keep the runs' cache lines
+// in L1.
 func transpose(dst, src []float32, r, c int) {
-	for i := range r {
-		row := src[i*c : (i+1)*c]
-		for j, v := range row {
-			dst[j*r+i] = v
+	const block = 64
+	for j0 := 0; j0 < c; j0 += block {
+		j1 := min(j0+block, c)
+		i := 0
+		for ; i+4 <= r; i += 4 {
+			r0, r1 := src[i*c+j0:i*c+j1], src[(i+1)*c+j0:(i+1)*c+j1]
+			r2, r3 := src[(i+2)*c+j0:(i+2)*c+j1], src[(i+3)*c+j0:(i+3)*c+j1]
+			r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
+			for j, v := range r0 {
+				d := dst[(j0+j)*r+i:][:4]
+				d[0], d[1], d[2], d[3] = v, r1[j], r2[j], r3[j]
+			}
+		}
+		for ; i < r; i++ {
+			for j, v := range src[i*c+j0 : i*c+j1] {
+				dst[(j0+j)*r+i] = v
+			}
 		}
 	}
 }

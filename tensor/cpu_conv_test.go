@@ -14,7 +14,9 @@ import (
 // cut into several (of unequal sizes) and the weight gradient's blocks run
 // across images, and with the default blocks; stride 1 with and without
 // the width kept (the shifted copies of unfoldPlane), stride 2, 1×1 and
-// non-square kernels, padding wider than the kernel.
+// non-square kernels, padding wider than the kernel; and the stride-1
+// "same" convolutions both as shifted taps (cpu_conv_taps.go: images
+// narrower than the padding, a single row or column) and blockwise.
 func TestCPUConvBlocks(t *testing.T) {
 	type tc struct{ n, c, h, w, kh, kw, stride, pad, out int }
 	cases := []tc{
@@ -25,12 +27,19 @@ func TestCPUConvBlocks(t *testing.T) {
 		{2, 3, 10, 7, 5, 5, 1, 2, 4},
 		{2, 2, 5, 6, 1, 3, 1, 1, 3},
 		{3, 2, 6, 5, 3, 1, 1, 2, 3},
+		{2, 3, 4, 1, 3, 3, 1, 1, 5},
+		{3, 2, 2, 2, 5, 5, 1, 2, 3},
+		{2, 7, 1, 9, 3, 3, 1, 1, 17},
+		{4, 33, 7, 7, 3, 3, 1, 1, 20},
+		{2, 16, 28, 28, 3, 3, 1, 1, 16},
 	}
-	for _, scratch := range []int{0, 1 << 17} {
-		restore := tensor.SetConvScratch(scratch)
+	for _, setting := range []struct{ scratch, taps int }{{0, 1 << 30}, {1 << 17, 1 << 30}, {1 << 17, 1}} {
+		restore := tensor.SetConvScratch(setting.scratch)
+		restoreTaps := tensor.SetConvTapsMinImages(setting.taps)
+		scratch := setting.scratch
 		for _, c := range cases {
 			g := tensor.NewConvGeom(c.n, c.c, c.h, c.w, c.kh, c.kw, c.stride, c.pad)
-			name := fmt.Sprintf("scratch %d %+v", scratch, c)
+			name := fmt.Sprintf("scratch %d, taps from %d images: %+v", scratch, setting.taps, c)
 			fast, ref := tensor.CPU(), tensor.CPUReference()
 			x := tensor.RandNormal(fast, tensor.Float32, 1, 1, g.N, g.C, g.H, g.W)
 			w := tensor.RandNormal(fast, tensor.Float32, 1, 2, c.out, g.C*g.KH*g.KW)
@@ -49,6 +58,7 @@ func TestCPUConvBlocks(t *testing.T) {
 			closeTo(t, name+" grad input", tensor.Conv2dGradInput(dy, w, g), tensor.Conv2dGradInput(dyr, wr, g), c.out*g.KH*g.KW)
 			closeTo(t, name+" grad weight", tensor.Conv2dGradWeight(dy, x, g), tensor.Conv2dGradWeight(dyr, xr, g), g.N*g.OutH*g.OutW)
 		}
+		restoreTaps()
 		restore()
 	}
 }
@@ -79,6 +89,27 @@ func closeTo(t *testing.T, name string, got, want *tensor.Tensor, k int) {
 	for i := range g {
 		if d := math.Abs(float64(g[i] - w[i])); !(d <= tol*(1+math.Abs(float64(w[i])))) {
 			t.Fatalf("%s: [%d] = %g, want %g", name, i, g[i], w[i])
+		}
+	}
+}
+
+// TestTranspose checks the CPU backend's transpose on shapes with and
+// without whole groups of four rows and blocks of columns.
+func TestTranspose(t *testing.T) {
+	for _, sh := range [][2]int{{1, 1}, {4, 64}, {5, 3}, {16, 784}, {7, 130}, {3, 65}} {
+		r, c := sh[0], sh[1]
+		src := make([]float32, r*c)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		dst := make([]float32, r*c)
+		tensor.Transpose(dst, src, r, c)
+		for i := range r {
+			for j := range c {
+				if dst[j*r+i] != src[i*c+j] {
+					t.Fatalf("%v: dst[%d][%d] = %g, want %g", sh, j, i, dst[j*r+i], src[i*c+j])
+				}
+			}
 		}
 	}
 }

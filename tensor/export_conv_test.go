@@ -8,3 +8,15 @@ func SetConvScratch(n int) (restore func()) {
 	convScratchValues = max(n, 1)
 	return func() { convScratchValues = old }
 }
+
+// SetConvTapsMinImages sets the fewest images for which the CPU runs
+// stride-1 "same" convolutions as shifted taps (n < 1: GOMAXPROCS) and
+// returns a function that restores the previous value.
+func SetConvTapsMinImages(n int) (restore func()) {
+	old := convTapsMinImages
+	convTapsMinImages = n
+	return func() { convTapsMinImages = old }
+}
+
+// Transpose is the CPU backend's float32 matrix transpose.
+var Transpose = transpose

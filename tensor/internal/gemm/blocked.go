@@ -5,7 +5,8 @@ package gemm
 type operands struct {
 	pc, kc int
 	// aDirect: the full row panels of a row-major A are read in place;
-	// the last, partial one is packed in aEdge. Otherwise the panels of
+	// the last, partial one too where the slice holds mr rows from its
+	// first (aInPlace), else it is packed in aEdge. Otherwise the panels of
 	// rows [aFrom, ...) are packed in aPacked.
 	aDirect bool
 	aPacked []float32
@@ -37,7 +38,7 @@ func (p *problem) newOperands(kc0, pc, kc int) operands {
 func (o *operands) packA(p *problem, im *impl, buf []float32, i0, i1 int) []float32 {
 	mr := im.mr
 	if o.aDirect {
-		if full := (i1 - i0) / mr * mr; i0+full < i1 {
+		if full := (i1 - i0) / mr * mr; i0+full < i1 && !o.aInPlace(p, mr, i0+full) {
 			o.aEdge = buf[:mr*o.kc+pad]
 			p.packA(o.aEdge, mr, i0+full, i1-i0-full, o.pc, o.kc)
 			return buf[len(o.aEdge):]
@@ -73,10 +74,18 @@ func (o *operands) a(p *problem, mr, i, mv int) ([]float32, int, int) {
 	switch {
 	case !o.aDirect:
 		return o.aPacked[(i-o.aFrom)*o.kc:], 1, mr
-	case mv == mr:
+	case mv == mr || o.aInPlace(p, mr, i):
 		return p.a[i*p.lda+o.pc:], p.lda, 1
 	}
 	return o.aEdge, 1, mr
+}
+
+// aInPlace reports whether the kernel can read the micro-panel of a
+// row-major A at row i in place: when the slice holds mr rows from there,
+// even past A's last row (the kernel computes rows it does not write, so
+// whatever they hold, NaN included, reaches no valid row of C).
+func (o *operands) aInPlace(p *problem, mr, i int) bool {
+	return (i+mr-1)*p.lda+o.pc+o.kc <= len(p.a)
 }
 
 // b returns the micro-panel of op(B) for columns [j, j+nv) and its stride.

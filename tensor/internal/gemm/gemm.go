@@ -58,7 +58,9 @@ type Epilogue struct {
 // strides of A, B and C as stored (A is k×m when transA is set, B is n×k when
 // transB is set). When beta is 0, C is not read, so it may hold anything,
 // NaN included; when alpha is 0 or k is 0, A and B are not read. C must not
-// overlap A or B.
+// overlap A or B, nor the rest of a's slice: a row-major A may be read up to
+// mr−1 rows past its last (where the slice holds them) and those values
+// unused, so they must not be written meanwhile.
 //
 // Sgemm panics when a dimension is negative, a stride is too small or a
 // slice too short. It is safe for concurrent use.

@@ -1,0 +1,104 @@
+package gemm
+
+import "fmt"
+
+// TapsSlack is the number of values SgemmTaps may read past the last one
+// of each B_s it uses, and the smallest ldb it accepts: the widest
+// micro-tile of any implementation (the kernels read whole tiles of B and
+// write only the valid part of C).
+const TapsSlack = 32
+
+// tapsBlock is the number of columns of C that SgemmTaps computes against
+// one micro-panel of A before it moves to the next: 4 tiles of 16, whose B
+// rows (with the shifts of a 3×3 convolution of a 28-wide image) stay in L1.
+const tapsBlock = 64
+
+// TapsA is the A operand of [SgemmTaps], packed once for the products of
+// many images: an m×(taps·k) row-major matrix whose column block
+// [s·k, (s+1)·k) is the A_s of tap s.
+type TapsA struct {
+	im       *impl
+	m, width int
+	data     []float32
+}
+
+// PackTaps packs the row-major m×width matrix a (row stride lda) for
+// [SgemmTaps]. It panics when a dimension is negative or a is too short.
+func PackTaps(m, width int, a []float32, lda int) *TapsA { return packTaps(active, m, width, a, lda) }
+
+func packTaps(im *impl, m, width int, a []float32, lda int) *TapsA {
+	if m < 0 || width < 0 {
+		panic(fmt.Sprintf("gemm: PackTaps with m, width = %d, %d", m, width))
+	}
+	checkMatrix("A", m, width, a, lda)
+	// mr-row micro-panels in the kernel's layout (the last one's missing
+	// rows zero): tap s of panel ip starts at data[ip·mr·width + s·k·mr].
+	mr := im.mr
+	pa := &TapsA{im: im, m: m, width: width, data: make([]float32, (m+mr-1)/mr*mr*width+pad)}
+	if m > 0 && width > 0 {
+		(&problem{a: a, lda: lda}).packA(pa.data, mr, 0, m, 0, width)
+	}
+	return pa
+}
+
+// SgemmTaps computes, on the calling goroutine,
+//
+//	C = beta·C + Σ_s A_s·B_s   for s < len(offs),
+//
+// where A_s is the m×k block of columns [s·k, (s+1)·k) of a (m×(len(offs)·k),
+// see [PackTaps]) and B_s is the row-major k×n matrix at b[offs[s]:] (row
+// stride ldb). The B_s are read in place: they are the taps of a
+// convolution whose patches are shifts of one image
+// (tensor/cpu_conv_taps.go), multiplied without unfolding them. beta is 0
+// or 1 (C is not read when beta is 0 and it may hold NaN).
+//
+// SgemmTaps panics when n is negative, a is not m×(len(offs)·k), beta is
+// neither 0 nor 1, ldb < TapsSlack, or b does not hold TapsSlack values of
+// slack past each B_s (offs[s] + (k−1)·ldb + n + TapsSlack ≤ len(b)). C
+// must not overlap b. It is safe for concurrent use.
+func SgemmTaps(a *TapsA, n, k int, b []float32, ldb int, offs []int, beta float32, c []float32, ldc int) {
+	m, taps := a.m, len(offs)
+	switch {
+	case n < 0 || k < 0 || taps*k != a.width:
+		panic(fmt.Sprintf("gemm: SgemmTaps with n, k = %d, %d and %d taps of an A %d wide", n, k, taps, a.width))
+	case beta != 0 && beta != 1:
+		panic(fmt.Sprintf("gemm: SgemmTaps with beta = %g, want 0 or 1", beta))
+	case ldb < TapsSlack:
+		panic(fmt.Sprintf("gemm: SgemmTaps with ldb = %d < %d", ldb, TapsSlack))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	checkMatrix("C", m, n, c, ldc)
+	if k == 0 || taps == 0 {
+		if beta == 0 {
+			for i := range m {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	for s, off := range offs {
+		if off < 0 || off+(k-1)*ldb+n+TapsSlack > len(b) {
+			panic(fmt.Sprintf("gemm: SgemmTaps: B_%d at offset %d (k = %d, n = %d, ldb = %d) with slack needs %d values, len(b) = %d",
+				s, off, k, n, ldb, off+(k-1)*ldb+n+TapsSlack, len(b)))
+		}
+	}
+	im := a.im
+	mr, nr := im.mr, im.nr
+	panels := (m + mr - 1) / mr
+	for j0 := 0; j0 < n; j0 += tapsBlock {
+		j1 := min(j0+tapsBlock, n)
+		for ip := range panels {
+			i := ip * mr
+			panel := a.data[ip*mr*a.width:]
+			for j := j0; j < j1; j += nr {
+				out := tileOut{c: c[i*ldc+j:], ldc: ldc, rows: min(mr, m-i), cols: min(nr, j1-j)}
+				for s, off := range offs {
+					out.add = s > 0 || beta == 1
+					im.kernel(k, panel[s*k*mr:], 1, mr, b[off+j:], ldb, &out)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSgemmTaps checks SgemmTaps against the sum of products computed in
+// float64, on every implementation, with edge tiles in both dimensions,
+// overlapping taps (B_s that share rows, as a convolution's shifts do),
+// beta 0 (C poisoned with NaN) and 1, and strides wider than the matrices.
+func TestSgemmTaps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, im := range implementations() {
+		for _, sh := range [][4]int{{1, 1, 1, 1}, {6, 16, 4, 9}, {7, 17, 3, 9}, {16, 784, 16, 9}, {13, 49, 21, 5}, {5, 130, 1, 1}, {33, 70, 8, 3}, {2, 3, 0, 9}} {
+			for _, beta := range []float32{0, 1} {
+				m, n, k, taps := sh[0], sh[1], sh[2], sh[3]
+				name := fmt.Sprintf("%s %v beta %g", im.name, sh, beta)
+				lda := max(1, taps*k) + rng.IntN(3)
+				a := make([]float32, max(0, (m-1)*lda+taps*k))
+				for i := range a {
+					a[i] = float32(rng.NormFloat64())
+				}
+				ldb := max(TapsSlack, n+rng.IntN(5))
+				offs := make([]int, taps)
+				for s := range offs {
+					offs[s] = rng.IntN(2 * ldb)
+				}
+				b := make([]float32, 2*ldb+max(0, k-1)*ldb+n+TapsSlack)
+				for i := range b {
+					b[i] = float32(rng.NormFloat64())
+				}
+				ldc := n + rng.IntN(3)
+				c0 := make([]float32, (m-1)*ldc+n)
+				for i := range c0 {
+					c0[i] = float32(rng.NormFloat64())
+				}
+				c := make([]float32, len(c0))
+				for _, f := range []func(){
+					func() { SgemmTaps(PackTaps(m, taps*k, a, lda), n, k, b, ldb, offs, beta, c, ldc) }, // the active one
+					func() { SgemmTaps(packTaps(im, m, taps*k, a, lda), n, k, b, ldb, offs, beta, c, ldc) },
+				} {
+					copy(c, c0)
+					if beta == 0 {
+						fill(c, float32(math.NaN()))
+					}
+					f()
+					checkTaps(t, name, m, n, k, a, lda, b, ldb, offs, beta, c0, c, ldc)
+				}
+			}
+		}
+	}
+}
+
+func fill(s []float32, v float32) {
+	for i := range s {
+		s[i] = v
+	}
+}
+
+// checkTaps checks c (row stride ldc) against beta·c0 + Σ_s A_s·B_s computed
+// in float64.
+func checkTaps(t *testing.T, name string, m, n, k int, a []float32, lda int, b []float32, ldb int, offs []int, beta float32, c0, c []float32, ldc int) {
+	t.Helper()
+	for i := range m {
+		for j := range n {
+			want := 0.0
+			if beta == 1 {
+				want = float64(c0[i*ldc+j])
+			}
+			bound := math.Abs(want)
+			for s, off := range offs {
+				for p := range k {
+					v := float64(a[i*lda+s*k+p]) * float64(b[off+p*ldb+j])
+					want += v
+					bound += math.Abs(v)
+				}
+			}
+			if got := float64(c[i*ldc+j]); !(math.Abs(got-want) <= 1e-5*(1+bound)) {
+				t.Fatalf("%s: C[%d][%d] = %g, want %g", name, i, j, got, want)
+			}
+		}
+	}
+}
+
+// TestSgemmTapsPanics checks the argument checks of SgemmTaps.
+func TestSgemmTapsPanics(t *testing.T) {
+	x := make([]float32, 400)
+	for _, f := range []struct {
+		name string
+		f    func()
+	}{
+		{"negative k", func() { SgemmTaps(PackTaps(2, 2, x, 2), 2, -1, x, 32, []int{0}, 0, x, 2) }},
+		{"k against A", func() { SgemmTaps(PackTaps(2, 4, x, 4), 2, 3, x, 32, []int{0}, 0, x, 2) }},
+		{"beta", func() { SgemmTaps(PackTaps(2, 2, x, 2), 2, 2, x, 32, []int{0}, 0.5, x, 2) }},
+		{"small ldb", func() { SgemmTaps(PackTaps(2, 2, x, 2), 2, 2, x, 16, []int{0}, 0, x, 2) }},
+		{"no slack", func() { SgemmTaps(PackTaps(2, 2, x, 2), 2, 2, x[:40], 32, []int{0}, 0, x, 2) }},
+		{"negative offset", func() { SgemmTaps(PackTaps(2, 2, x, 2), 2, 2, x, 32, []int{-1}, 0, x, 2) }},
+		{"short a", func() { PackTaps(2, 4, x[:5], 4) }},
+		{"short c", func() { SgemmTaps(PackTaps(2, 2, x, 2), 4, 2, x, 32, []int{0}, 0, x[:5], 4) }},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", f.name)
+				}
+			}()
+			f.f()
+		}()
+	}
+}
+
+// TestSgemmEdgeInPlace checks products whose row-major A slice runs past
+// its last row (NaN there), so that the kernels read the last, partial
+// micro-panel in place: no NaN may reach C.
+func TestSgemmEdgeInPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, im := range implementations() {
+		for _, sh := range [][3]int{{1, 16, 5}, {7, 33, 300}, {16, 16, 784}, {4, 5, 2}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			lda := k + 1
+			a := make([]float32, (m+8)*lda)
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+				if i >= m*lda || i%lda == k {
+					a[i] = float32(math.NaN())
+				}
+			}
+			b := make([]float32, k*n)
+			for i := range b {
+				b[i] = float32(rng.NormFloat64())
+			}
+			c := make([]float32, m*n)
+			sgemm(im, false, false, m, n, k, 1, a, lda, b, n, 0, c, n, nil)
+			offs := []int{0}
+			checkTaps(t, fmt.Sprintf("%s %v", im.name, sh), m, n, k, a, lda, b, n, offs, 0, nil, c, n)
+		}
+	}
+}
