@@ -31,6 +31,12 @@ const (
 // row-major A) and a B micro-panel (element (p, j) at b[p*sb+j]: sb = nr when
 // packed, ldb for the rows of a row-major B) and writes it to o.
 //
+// kernelTaps(kc int, a []float32, rsa, csa int, b []float32, sb int, offs
+// []int, o *tileOut) is kernel summing the products of len(offs) pairs of
+// panels: B_t at b[offs[t]:], A_t the kc steps of a after those of A_{t−1}
+// (SgemmTaps): one pass of the AVX2 assembly, one kernel call per tap
+// elsewhere (kernelEachTap).
+//
 // finish(u *update) writes a block of C; see update.
 //
 // activate(m, n int, c []float32, ldc int, act Activation, d []float32, ldd

@@ -15,24 +15,41 @@ var avx2 = &impl{
 // allocator moved the accumulators from register to register on every k
 // step (VFMADD213PS overwrites a factor) and could not hold more than ten.
 // Here twelve accumulators stay in place and VFMADD231PS accumulates into
-// them. It writes the first rows rows and cols columns of the 6×16 tile to
-// c (row stride ldc), adding c's previous value when add and bias (cols
-// values) when bias is not nil.
+// them. It sums the products of taps pairs of panels, kc k steps each: B
+// at b + offs[t], A running on (the taps of SgemmTaps; a plain product is
+// one tap at offset 0). It writes the first rows rows and cols columns of
+// the 6×16 tile to c (row stride ldc), adding c's previous value when add
+// and bias (cols values) when bias is not nil.
 //
 //go:noescape
-func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows, cols int)
+func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows, cols int, offs *int, taps int)
+
+// oneTap is the tap list of a plain product.
+var oneTap = [1]int{0}
 
 // kernel6x16Checked checks the panels and the tile against the strides
 // before it hands their addresses to the assembly.
 func kernel6x16Checked(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut) {
-	if kc <= 0 || rsa <= 0 || csa <= 0 || sb < 16 || len(a) <= 5*rsa+(kc-1)*csa || len(b) < (kc-1)*sb+16 ||
+	kernel6x16TapsChecked(kc, a, rsa, csa, b, sb, oneTap[:], o)
+}
+
+// kernel6x16TapsChecked is kernel6x16Checked summing the taps at offs (B_t
+// = b[offs[t]:], A_t the kc steps of a after those of A_{t−1}).
+func kernel6x16TapsChecked(kc int, a []float32, rsa, csa int, b []float32, sb int, offs []int, o *tileOut) {
+	steps := kc * len(offs)
+	if kc <= 0 || len(offs) == 0 || rsa <= 0 || csa <= 0 || sb < 16 || len(a) <= 5*rsa+(steps-1)*csa ||
 		o.rows < 1 || o.rows > 6 || o.cols < 1 || o.cols > 16 || o.ldc < o.cols || len(o.c) < (o.rows-1)*o.ldc+o.cols ||
 		(o.bias != nil && len(o.bias) < o.cols) {
 		panic("gemm: bad micro-kernel arguments")
+	}
+	for _, off := range offs {
+		if off < 0 || len(b) < off+(kc-1)*sb+16 {
+			panic("gemm: bad micro-kernel tap offset")
+		}
 	}
 	var bias *float32
 	if o.bias != nil {
 		bias = &o.bias[0]
 	}
-	kernel6x16(kc, &a[0], rsa, csa, &b[0], sb, &o.c[0], o.ldc, o.add, bias, o.rows, o.cols)
+	kernel6x16(kc, &a[0], rsa, csa, &b[0], sb, &o.c[0], o.ldc, o.add, bias, o.rows, o.cols, &offs[0], len(offs))
 }

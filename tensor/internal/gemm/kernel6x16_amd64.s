@@ -1,20 +1,24 @@
 #include "textflag.h"
 
-// func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows, cols int)
+// func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows, cols int, offs *int, taps int)
 //
-// The AVX2 micro-kernel (see kernel6x16 in simd256_amd64.go): twelve YMM
-// accumulators Y0–Y11 (row r in Y2r, Y2r+1), the two B vectors of a k step
-// in Y12, Y13 and the broadcast A value in Y14. The strides are in elements;
-// they are scaled to bytes here. kc >= 1, 1 <= rows <= 6 and
+// The AVX2 micro-kernel (see kernel6x16 in kernel6x16_amd64.go): twelve
+// YMM accumulators Y0–Y11 (row r in Y2r, Y2r+1), the two B vectors of a k
+// step in Y12, Y13 and the broadcast A value in Y14. The strides are in
+// elements; they are scaled to bytes here. For each of the taps offsets
+// (elements) at offs, kc k steps with B from b + offs[t]; A runs on from
+// one tap to the next. kc >= 1, taps >= 1, 1 <= rows <= 6 and
 // 1 <= cols <= 16; a tile narrower than 16 is read and written with
 // VMASKMOVPS, whose masked-off lanes do not touch memory.
-TEXT ·kernel6x16(SB), NOSPLIT, $0-96
-	MOVQ kc+0(FP), CX
+TEXT ·kernel6x16(SB), NOSPLIT, $0-112
+	MOVQ kc+0(FP), DX
 	MOVQ a+8(FP), SI
 	MOVQ rsa+16(FP), R8
 	MOVQ csa+24(FP), R9
-	MOVQ b+32(FP), DI
+	MOVQ b+32(FP), R13
 	MOVQ sb+40(FP), R10
+	MOVQ offs+96(FP), AX
+	MOVQ taps+104(FP), BX
 	SHLQ $2, R8
 	SHLQ $2, R9
 	SHLQ $2, R10
@@ -33,6 +37,11 @@ TEXT ·kernel6x16(SB), NOSPLIT, $0-96
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
+
+tap:
+	MOVQ (AX), DI
+	LEAQ (R13)(DI*4), DI
+	MOVQ DX, CX
 
 loop:
 	VMOVUPS (DI), Y12
@@ -59,6 +68,9 @@ loop:
 	ADDQ R10, DI
 	DECQ CX
 	JNZ  loop
+	ADDQ $8, AX
+	DECQ BX
+	JNZ  tap
 
 	// Write the first rows rows: per row, add C's previous value when
 	// add, the bias when not nil, and store.

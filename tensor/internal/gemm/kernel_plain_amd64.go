@@ -22,3 +22,11 @@ func (im *impl) kernel(kc int, a []float32, rsa, csa int, b []float32, sb int, o
 	}
 	kernelGeneric(kc, a, rsa, csa, b, sb, o)
 }
+
+func (im *impl) kernelTaps(kc int, a []float32, rsa, csa int, b []float32, sb int, offs []int, o *tileOut) {
+	if im.kind == kindAVX2 {
+		kernel6x16TapsChecked(kc, a, rsa, csa, b, sb, offs, o)
+		return
+	}
+	kernelEachTap(im, kc, a, rsa, csa, b, sb, offs, o)
+}

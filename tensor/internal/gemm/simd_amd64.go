@@ -36,6 +36,14 @@ func (im *impl) kernel(kc int, a []float32, rsa, csa int, b []float32, sb int, o
 	}
 }
 
+func (im *impl) kernelTaps(kc int, a []float32, rsa, csa int, b []float32, sb int, offs []int, o *tileOut) {
+	if im.kind == kindAVX2 {
+		kernel6x16TapsChecked(kc, a, rsa, csa, b, sb, offs, o) // ends with VZEROUPPER
+		return
+	}
+	kernelEachTap(im, kc, a, rsa, csa, b, sb, offs, o)
+}
+
 func (im *impl) activate(m, n int, c []float32, ldc int, act Activation, d []float32, ldd int) {
 	switch im.kind {
 	case kindAVX512:

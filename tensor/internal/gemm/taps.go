@@ -93,12 +93,21 @@ func SgemmTaps(a *TapsA, n, k int, b []float32, ldb int, offs []int, beta float3
 			i := ip * mr
 			panel := a.data[ip*mr*a.width:]
 			for j := j0; j < j1; j += nr {
-				out := tileOut{c: c[i*ldc+j:], ldc: ldc, rows: min(mr, m-i), cols: min(nr, j1-j)}
-				for s, off := range offs {
-					out.add = s > 0 || beta == 1
-					im.kernel(k, panel[s*k*mr:], 1, mr, b[off+j:], ldb, &out)
-				}
+				out := tileOut{c: c[i*ldc+j:], ldc: ldc, add: beta == 1, rows: min(mr, m-i), cols: min(nr, j1-j)}
+				im.kernelTaps(k, panel, 1, mr, b[j:], ldb, offs, &out)
 			}
 		}
+	}
+}
+
+// kernelEachTap is kernelTaps from one kernel call per tap, the tile
+// accumulated in C after the first (which alone adds the bias).
+func kernelEachTap(im *impl, kc int, a []float32, rsa, csa int, b []float32, sb int, offs []int, o *tileOut) {
+	out := *o
+	for t, off := range offs {
+		if t > 0 {
+			out.add, out.bias = true, nil
+		}
+		im.kernel(kc, a[t*kc*csa:], rsa, csa, b[off:], sb, &out)
 	}
 }
