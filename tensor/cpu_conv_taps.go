@@ -120,13 +120,13 @@ func tapWeights(dst, w []float32, out, c, taps int, flip bool) {
 	}
 }
 
-// conv2dTaps is Conv2d for convTaps(g): per image, y[n] = bias +
-// Σ_s w_s·shift_s(x[n]).
+// conv2dTaps is Conv2d for convTaps(g): per image, y[n] = Σ_s
+// w_s·shift_s(x[n]) + bias, the bias added by the micro-kernel.
 func conv2dTaps(ys, xs, ws, bs []float32, out int, g ConvGeom) {
 	taps, hw := g.KH*g.KW, g.H*g.W
 	wt, wh := getConvScratch(out * taps * g.C)
 	tapWeights(wt, ws, out, g.C, taps, false)
-	a := gemm.PackTaps(out, taps*g.C, wt, taps*g.C)
+	a := gemm.PackTaps(out, taps*g.C, wt, taps*g.C, bs)
 	putConvScratch(wh)
 	l := newTapLayout(g, g.C)
 	parallelFor(g.N, 1, func(lo, hi int) {
@@ -134,15 +134,7 @@ func conv2dTaps(ys, xs, ws, bs []float32, out int, g ConvGeom) {
 		defer putConvScratch(h)
 		for n := lo; n < hi; n++ {
 			tapPlanes(buf, xs[n*g.C*hw:], g, l)
-			yn := ys[n*out*hw:][:out*hw]
-			var beta float32
-			if bs != nil {
-				for o, v := range bs {
-					fill(yn[o*hw:(o+1)*hw], v)
-				}
-				beta = 1
-			}
-			gemm.SgemmTaps(a, hw, g.C, buf, l.stride, l.offs, beta, yn, hw)
+			gemm.SgemmTaps(a, hw, g.C, buf, l.stride, l.offs, 0, ys[n*out*hw:][:out*hw], hw)
 		}
 	})
 }
@@ -153,7 +145,7 @@ func conv2dGradInputTaps(dxs, dys, ws []float32, out int, g ConvGeom) {
 	taps, hw := g.KH*g.KW, g.H*g.W
 	wt, wh := getConvScratch(g.C * taps * out)
 	tapWeights(wt, ws, out, g.C, taps, true)
-	a := gemm.PackTaps(g.C, taps*out, wt, taps*out)
+	a := gemm.PackTaps(g.C, taps*out, wt, taps*out, nil)
 	putConvScratch(wh)
 	l := newTapLayout(g, out)
 	parallelFor(g.N, 1, func(lo, hi int) {

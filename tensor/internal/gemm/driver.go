@@ -54,16 +54,18 @@ const (
 // tileOut is where a micro-kernel writes its mr×nr tile: for r < rows (at
 // most mr) and j < cols (at most nr),
 //
-//	c[r*ldc+j] = acc(r, j) + c[r*ldc+j] + bias[j]
+//	c[r*ldc+j] = acc(r, j) + c[r*ldc+j] + bias[j] + rowBias[r]
 //
-// where C is not read unless add and a nil bias is 0.
+// where C is not read unless add and a nil bias or rowBias is 0. Only
+// kernelTaps takes a rowBias (mr values, those past rows included).
 type tileOut struct {
-	c    []float32
-	ldc  int
-	add  bool
-	bias []float32
-	rows int
-	cols int
+	c       []float32
+	ldc     int
+	add     bool
+	bias    []float32
+	rowBias []float32
+	rows    int
+	cols    int
 }
 
 // update is a block of C to write: for i < m and j < n,

@@ -18,11 +18,12 @@ var avx2 = &impl{
 // them. It sums the products of taps pairs of panels, kc k steps each: B
 // at b + offs[t], A running on (the taps of SgemmTaps; a plain product is
 // one tap at offset 0). It writes the first rows rows and cols columns of
-// the 6×16 tile to c (row stride ldc), adding c's previous value when add
-// and bias (cols values) when bias is not nil.
+// the 6×16 tile to c (row stride ldc), adding c's previous value when add,
+// bias (cols values) when bias is not nil and rbias[r] to row r when rbias
+// (six values) is not nil.
 //
 //go:noescape
-func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows, cols int, offs *int, taps int)
+func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows, cols int, offs *int, taps int, rbias *float32)
 
 // oneTap is the tap list of a plain product.
 var oneTap = [1]int{0}
@@ -39,7 +40,7 @@ func kernel6x16TapsChecked(kc int, a []float32, rsa, csa int, b []float32, sb in
 	steps := kc * len(offs)
 	if kc <= 0 || len(offs) == 0 || rsa <= 0 || csa <= 0 || sb < 16 || len(a) <= 5*rsa+(steps-1)*csa ||
 		o.rows < 1 || o.rows > 6 || o.cols < 1 || o.cols > 16 || o.ldc < o.cols || len(o.c) < (o.rows-1)*o.ldc+o.cols ||
-		(o.bias != nil && len(o.bias) < o.cols) {
+		(o.bias != nil && len(o.bias) < o.cols) || (o.rowBias != nil && len(o.rowBias) < 6) {
 		panic("gemm: bad micro-kernel arguments")
 	}
 	for _, off := range offs {
@@ -47,9 +48,12 @@ func kernel6x16TapsChecked(kc int, a []float32, rsa, csa int, b []float32, sb in
 			panic("gemm: bad micro-kernel tap offset")
 		}
 	}
-	var bias *float32
+	var bias, rbias *float32
 	if o.bias != nil {
 		bias = &o.bias[0]
 	}
-	kernel6x16(kc, &a[0], rsa, csa, &b[0], sb, &o.c[0], o.ldc, o.add, bias, o.rows, o.cols, &offs[0], len(offs))
+	if o.rowBias != nil {
+		rbias = &o.rowBias[0]
+	}
+	kernel6x16(kc, &a[0], rsa, csa, &b[0], sb, &o.c[0], o.ldc, o.add, bias, o.rows, o.cols, &offs[0], len(offs), rbias)
 }

@@ -1,16 +1,17 @@
 #include "textflag.h"
 
-// func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows, cols int, offs *int, taps int)
+// func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32, ldc int, add bool, bias *float32, rows, cols int, offs *int, taps int, rbias *float32)
 //
 // The AVX2 micro-kernel (see kernel6x16 in kernel6x16_amd64.go): twelve
 // YMM accumulators Y0–Y11 (row r in Y2r, Y2r+1), the two B vectors of a k
 // step in Y12, Y13 and the broadcast A value in Y14. The strides are in
 // elements; they are scaled to bytes here. For each of the taps offsets
 // (elements) at offs, kc k steps with B from b + offs[t]; A runs on from
-// one tap to the next. kc >= 1, taps >= 1, 1 <= rows <= 6 and
+// one tap to the next; then rbias[r] (six values) is added to row r unless
+// rbias is nil. kc >= 1, taps >= 1, 1 <= rows <= 6 and
 // 1 <= cols <= 16; a tile narrower than 16 is read and written with
 // VMASKMOVPS, whose masked-off lanes do not touch memory.
-TEXT ·kernel6x16(SB), NOSPLIT, $0-112
+TEXT ·kernel6x16(SB), NOSPLIT, $0-120
 	MOVQ kc+0(FP), DX
 	MOVQ a+8(FP), SI
 	MOVQ rsa+16(FP), R8
@@ -71,6 +72,31 @@ loop:
 	ADDQ $8, AX
 	DECQ BX
 	JNZ  tap
+
+	// The bias of each row.
+	MOVQ rbias+112(FP), AX
+	TESTQ AX, AX
+	JZ   write
+	VBROADCASTSS (AX), Y12
+	VADDPS Y12, Y0, Y0
+	VADDPS Y12, Y1, Y1
+	VBROADCASTSS 4(AX), Y12
+	VADDPS Y12, Y2, Y2
+	VADDPS Y12, Y3, Y3
+	VBROADCASTSS 8(AX), Y12
+	VADDPS Y12, Y4, Y4
+	VADDPS Y12, Y5, Y5
+	VBROADCASTSS 12(AX), Y12
+	VADDPS Y12, Y6, Y6
+	VADDPS Y12, Y7, Y7
+	VBROADCASTSS 16(AX), Y12
+	VADDPS Y12, Y8, Y8
+	VADDPS Y12, Y9, Y9
+	VBROADCASTSS 20(AX), Y12
+	VADDPS Y12, Y10, Y10
+	VADDPS Y12, Y11, Y11
+
+write:
 
 	// Write the first rows rows: per row, add C's previous value when
 	// add, the bias when not nil, and store.

@@ -15,18 +15,22 @@ const tapsBlock = 64
 
 // TapsA is the A operand of [SgemmTaps], packed once for the products of
 // many images: an m×(taps·k) row-major matrix whose column block
-// [s·k, (s+1)·k) is the A_s of tap s.
+// [s·k, (s+1)·k) is the A_s of tap s, and a bias per row.
 type TapsA struct {
 	im       *impl
 	m, width int
 	data     []float32
+	bias     []float32 // nil, or one value per row padded with zeros to whole panels
 }
 
-// PackTaps packs the row-major m×width matrix a (row stride lda) for
-// [SgemmTaps]. It panics when a dimension is negative or a is too short.
-func PackTaps(m, width int, a []float32, lda int) *TapsA { return packTaps(active, m, width, a, lda) }
+// PackTaps packs the row-major m×width matrix a (row stride lda) and the
+// row bias (m values, or nil for none) for [SgemmTaps]. It panics when a
+// dimension is negative or a or bias is too short.
+func PackTaps(m, width int, a []float32, lda int, bias []float32) *TapsA {
+	return packTaps(active, m, width, a, lda, bias)
+}
 
-func packTaps(im *impl, m, width int, a []float32, lda int) *TapsA {
+func packTaps(im *impl, m, width int, a []float32, lda int, bias []float32) *TapsA {
 	if m < 0 || width < 0 {
 		panic(fmt.Sprintf("gemm: PackTaps with m, width = %d, %d", m, width))
 	}
@@ -34,18 +38,26 @@ func packTaps(im *impl, m, width int, a []float32, lda int) *TapsA {
 	// mr-row micro-panels in the kernel's layout (the last one's missing
 	// rows zero): tap s of panel ip starts at data[ip·mr·width + s·k·mr].
 	mr := im.mr
-	pa := &TapsA{im: im, m: m, width: width, data: make([]float32, (m+mr-1)/mr*mr*width+pad)}
+	rows := (m + mr - 1) / mr * mr
+	pa := &TapsA{im: im, m: m, width: width, data: make([]float32, rows*width+pad)}
 	if m > 0 && width > 0 {
 		(&problem{a: a, lda: lda}).packA(pa.data, mr, 0, m, 0, width)
+	}
+	if bias != nil {
+		if len(bias) < m {
+			panic(fmt.Sprintf("gemm: PackTaps: len(bias) = %d < m = %d", len(bias), m))
+		}
+		pa.bias = make([]float32, rows)
+		copy(pa.bias, bias[:m])
 	}
 	return pa
 }
 
 // SgemmTaps computes, on the calling goroutine,
 //
-//	C = beta·C + Σ_s A_s·B_s   for s < len(offs),
+//	C = beta·C + Σ_s A_s·B_s + bias   for s < len(offs),
 //
-// where A_s is the m×k block of columns [s·k, (s+1)·k) of a (m×(len(offs)·k),
+// (bias per row, see [PackTaps]) where A_s is the m×k block of columns [s·k, (s+1)·k) of a (m×(len(offs)·k),
 // see [PackTaps]) and B_s is the row-major k×n matrix at b[offs[s]:] (row
 // stride ldb). The B_s are read in place: they are the taps of a
 // convolution whose patches are shifts of one image
@@ -71,9 +83,15 @@ func SgemmTaps(a *TapsA, n, k int, b []float32, ldb int, offs []int, beta float3
 	}
 	checkMatrix("C", m, n, c, ldc)
 	if k == 0 || taps == 0 {
-		if beta == 0 {
-			for i := range m {
-				clear(c[i*ldc : i*ldc+n])
+		for i := range m {
+			row := c[i*ldc : i*ldc+n]
+			if beta == 0 {
+				clear(row)
+			}
+			if a.bias != nil {
+				for j := range row {
+					row[j] += a.bias[i]
+				}
 			}
 		}
 		return
@@ -94,6 +112,9 @@ func SgemmTaps(a *TapsA, n, k int, b []float32, ldb int, offs []int, beta float3
 			panel := a.data[ip*mr*a.width:]
 			for j := j0; j < j1; j += nr {
 				out := tileOut{c: c[i*ldc+j:], ldc: ldc, add: beta == 1, rows: min(mr, m-i), cols: min(nr, j1-j)}
+				if a.bias != nil {
+					out.rowBias = a.bias[i : i+mr]
+				}
 				im.kernelTaps(k, panel, 1, mr, b[j:], ldb, offs, &out)
 			}
 		}
@@ -101,13 +122,23 @@ func SgemmTaps(a *TapsA, n, k int, b []float32, ldb int, offs []int, beta float3
 }
 
 // kernelEachTap is kernelTaps from one kernel call per tap, the tile
-// accumulated in C after the first (which alone adds the bias).
+// accumulated in C after the first (which alone adds the column bias), the
+// row bias added last.
 func kernelEachTap(im *impl, kc int, a []float32, rsa, csa int, b []float32, sb int, offs []int, o *tileOut) {
 	out := *o
+	out.rowBias = nil
 	for t, off := range offs {
 		if t > 0 {
 			out.add, out.bias = true, nil
 		}
 		im.kernel(kc, a[t*kc*csa:], rsa, csa, b[off:], sb, &out)
+	}
+	if o.rowBias != nil {
+		for r, v := range o.rowBias[:o.rows] {
+			row := o.c[r*o.ldc : r*o.ldc+o.cols]
+			for j := range row {
+				row[j] += v
+			}
+		}
 	}
 }

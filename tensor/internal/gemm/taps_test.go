@@ -32,6 +32,13 @@ func TestSgemmTaps(t *testing.T) {
 				for i := range b {
 					b[i] = float32(rng.NormFloat64())
 				}
+				var bias []float32 // about half the cases with a row bias
+				if rng.IntN(2) == 0 {
+					bias = make([]float32, m)
+					for i := range bias {
+						bias[i] = float32(rng.NormFloat64())
+					}
+				}
 				ldc := n + rng.IntN(3)
 				c0 := make([]float32, (m-1)*ldc+n)
 				for i := range c0 {
@@ -39,15 +46,15 @@ func TestSgemmTaps(t *testing.T) {
 				}
 				c := make([]float32, len(c0))
 				for _, f := range []func(){
-					func() { SgemmTaps(PackTaps(m, taps*k, a, lda), n, k, b, ldb, offs, beta, c, ldc) }, // the active one
-					func() { SgemmTaps(packTaps(im, m, taps*k, a, lda), n, k, b, ldb, offs, beta, c, ldc) },
+					func() { SgemmTaps(PackTaps(m, taps*k, a, lda, bias), n, k, b, ldb, offs, beta, c, ldc) }, // the active one
+					func() { SgemmTaps(packTaps(im, m, taps*k, a, lda, bias), n, k, b, ldb, offs, beta, c, ldc) },
 				} {
 					copy(c, c0)
 					if beta == 0 {
 						fill(c, float32(math.NaN()))
 					}
 					f()
-					checkTaps(t, name, m, n, k, a, lda, b, ldb, offs, beta, c0, c, ldc)
+					checkTaps(t, name, m, n, k, a, lda, b, ldb, offs, beta, bias, c0, c, ldc)
 				}
 			}
 		}
@@ -60,15 +67,18 @@ func fill(s []float32, v float32) {
 	}
 }
 
-// checkTaps checks c (row stride ldc) against beta·c0 + Σ_s A_s·B_s computed
-// in float64.
-func checkTaps(t *testing.T, name string, m, n, k int, a []float32, lda int, b []float32, ldb int, offs []int, beta float32, c0, c []float32, ldc int) {
+// checkTaps checks c (row stride ldc) against beta·c0 + Σ_s A_s·B_s + bias
+// computed in float64 (a nil bias is 0).
+func checkTaps(t *testing.T, name string, m, n, k int, a []float32, lda int, b []float32, ldb int, offs []int, beta float32, bias, c0, c []float32, ldc int) {
 	t.Helper()
 	for i := range m {
 		for j := range n {
 			want := 0.0
 			if beta == 1 {
 				want = float64(c0[i*ldc+j])
+			}
+			if bias != nil {
+				want += float64(bias[i])
 			}
 			bound := math.Abs(want)
 			for s, off := range offs {
@@ -92,14 +102,15 @@ func TestSgemmTapsPanics(t *testing.T) {
 		name string
 		f    func()
 	}{
-		{"negative k", func() { SgemmTaps(PackTaps(2, 2, x, 2), 2, -1, x, 32, []int{0}, 0, x, 2) }},
-		{"k against A", func() { SgemmTaps(PackTaps(2, 4, x, 4), 2, 3, x, 32, []int{0}, 0, x, 2) }},
-		{"beta", func() { SgemmTaps(PackTaps(2, 2, x, 2), 2, 2, x, 32, []int{0}, 0.5, x, 2) }},
-		{"small ldb", func() { SgemmTaps(PackTaps(2, 2, x, 2), 2, 2, x, 16, []int{0}, 0, x, 2) }},
-		{"no slack", func() { SgemmTaps(PackTaps(2, 2, x, 2), 2, 2, x[:40], 32, []int{0}, 0, x, 2) }},
-		{"negative offset", func() { SgemmTaps(PackTaps(2, 2, x, 2), 2, 2, x, 32, []int{-1}, 0, x, 2) }},
-		{"short a", func() { PackTaps(2, 4, x[:5], 4) }},
-		{"short c", func() { SgemmTaps(PackTaps(2, 2, x, 2), 4, 2, x, 32, []int{0}, 0, x[:5], 4) }},
+		{"negative k", func() { SgemmTaps(PackTaps(2, 2, x, 2, nil), 2, -1, x, 32, []int{0}, 0, x, 2) }},
+		{"k against A", func() { SgemmTaps(PackTaps(2, 4, x, 4, nil), 2, 3, x, 32, []int{0}, 0, x, 2) }},
+		{"beta", func() { SgemmTaps(PackTaps(2, 2, x, 2, nil), 2, 2, x, 32, []int{0}, 0.5, x, 2) }},
+		{"small ldb", func() { SgemmTaps(PackTaps(2, 2, x, 2, nil), 2, 2, x, 16, []int{0}, 0, x, 2) }},
+		{"no slack", func() { SgemmTaps(PackTaps(2, 2, x, 2, nil), 2, 2, x[:40], 32, []int{0}, 0, x, 2) }},
+		{"negative offset", func() { SgemmTaps(PackTaps(2, 2, x, 2, nil), 2, 2, x, 32, []int{-1}, 0, x, 2) }},
+		{"short a", func() { PackTaps(2, 4, x[:5], 4, nil) }},
+		{"short bias", func() { PackTaps(2, 2, x, 2, x[:1]) }},
+		{"short c", func() { SgemmTaps(PackTaps(2, 2, x, 2, nil), 4, 2, x, 32, []int{0}, 0, x[:5], 4) }},
 	} {
 		func() {
 			defer func() {
@@ -135,7 +146,7 @@ func TestSgemmEdgeInPlace(t *testing.T) {
 			c := make([]float32, m*n)
 			sgemm(im, false, false, m, n, k, 1, a, lda, b, n, 0, c, n, nil)
 			offs := []int{0}
-			checkTaps(t, fmt.Sprintf("%s %v", im.name, sh), m, n, k, a, lda, b, n, offs, 0, nil, c, n)
+			checkTaps(t, fmt.Sprintf("%s %v", im.name, sh), m, n, k, a, lda, b, n, offs, 0, nil, nil, c, n)
 		}
 	}
 }
