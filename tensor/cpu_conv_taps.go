@@ -24,8 +24,8 @@ import (
 //     dx < 0, the first dx when dx > 0) are zero, and no read that does not
 //     wrap reaches them.
 //
-// So kw copies of an image (kw·c planes, tapPlanes) replace the kh·kw·c
-// rows of its patches. The input gradient of such a convolution is one too
+// So kw copies of an image (kw·c planes, tapPlanes; for large images, of a
+// band of its rows at a time) replace the kh·kw·c rows of its patches. The input gradient of such a convolution is one too
 // (the channels swapped, the kernel flipped: δ_{taps−1−s} = −δ_s), and the
 // weight gradient is one GEMM per tap with A the shifted copies read in
 // place. Each worker takes whole images.
@@ -45,24 +45,43 @@ func convTaps(g ConvGeom) bool {
 	return g.Stride == 1 && g.OutH == g.H && g.OutW == g.W && g.N >= max(minImages, 1)
 }
 
-// tapLayout is where tapPlanes writes the kw shifted copies of an image of
-// c channels: copy kx of channel ch at (kx·c + ch)·stride, its pixel (y, x)
-// at base + y·w + x, zeros around; offs[s] is where B_s of tap s begins.
-// After the planes, size leaves room that the GEMMs may read and never
-// use: gemm.TapsSlack values past a row of B_s, and tapRowsSlack planes
-// past the last channel of a copy read as A (gemm reads the last, partial
-// micro-panel of rows in place when the slice holds all its rows).
+// tapLayout is where tapPlanes writes the kw shifted copies of a band of
+// rows of an image of c channels: copy kx of channel ch at (kx·c +
+// ch)·stride, the band's pixel (y, x) at base + y·w + x, with the pad rows
+// above and below it (image rows, or zeros outside the image) and pad
+// zeros around; offs[s] is where B_s of tap s begins. A band holds rows
+// output rows (the last band of an image may hold fewer), so that the
+// copies stay in L2 (tapBandBytes) while every A panel sweeps them; the
+// weight gradient, whose A they are, takes whole images (bands cut its k
+// into short products). After the planes, size leaves room that
+// the GEMMs may read and never use: gemm.TapsSlack values past a row of
+// B_s, and tapRowsSlack planes past the last channel of a copy read as A
+// (gemm reads the last, partial micro-panel of rows in place when the
+// slice holds all its rows).
 type tapLayout struct {
-	c, stride, base, size int
-	offs                  []int
+	c, rows, stride, base, size int
+	offs                        []int
 }
 
 // tapRowsSlack is at least the micro-kernels' largest row count less one.
 const tapRowsSlack = 8
 
-func newTapLayout(g ConvGeom, c int) tapLayout {
+// tapBandBytes bounds the shifted copies of a band: with the band of the
+// output and of its gradient, well inside a 512 KiB L2. (A variable for
+// the tests: export_conv_test.go.)
+var tapBandBytes = 192 << 10
+
+// newTapLayout returns the layout of the copies of images of c channels,
+// in bands of rows (banded) or whole.
+func newTapLayout(g ConvGeom, c int, banded bool) tapLayout {
+	rows := g.H
+	if banded {
+		perRow := 4 * g.KW * c * g.W
+		rows = min(g.H, max(1, tapBandBytes/perRow-2*g.Pad))
+		rows = (g.H + (g.H+rows-1)/rows - 1) / ((g.H + rows - 1) / rows) // near-equal bands
+	}
 	base := g.Pad*g.W + g.Pad
-	l := tapLayout{c: c, base: base, stride: max(g.H*g.W+2*base, gemm.TapsSlack)}
+	l := tapLayout{c: c, rows: rows, base: base, stride: max(rows*g.W+2*base, gemm.TapsSlack)}
 	l.size = (g.KW*c+tapRowsSlack)*l.stride + gemm.TapsSlack
 	l.offs = make([]int, g.KH*g.KW)
 	for ky := range g.KH {
@@ -73,11 +92,16 @@ func newTapLayout(g ConvGeom, c int) tapLayout {
 	return l
 }
 
-// tapPlanes writes the shifted copies of img ([c, h, w]) into dst (l.size
-// values), as the comment at the top of this file describes; the room
-// after the planes keeps whatever it held.
-func tapPlanes(dst, img []float32, g ConvGeom, l tapLayout) {
+// tapPlanes writes the shifted copies of rows [y0, y1) of img ([c, h, w])
+// into dst (l.size values), as the comment at the top of this file
+// describes; the room after the planes keeps whatever it held.
+func tapPlanes(dst, img []float32, g ConvGeom, l tapLayout, y0, y1 int) {
 	hw := g.H * g.W
+	// The image rows [r0, r1) of the band and its halo; the halo rows
+	// outside the image are zeros.
+	r0, r1 := max(y0-g.Pad, 0), min(y1+g.Pad, g.H)
+	at := l.base + (r0-y0)*g.W // where row r0 goes
+	n := (r1 - r0) * g.W
 	for kx := range g.KW {
 		// The columns [lo, hi) that a read shifted by dx wraps into.
 		lo, hi := 0, 0
@@ -88,12 +112,12 @@ func tapPlanes(dst, img []float32, g ConvGeom, l tapLayout) {
 		}
 		for ch := range l.c {
 			p := dst[(kx*l.c+ch)*l.stride:][:l.stride]
-			clear(p[:l.base])
-			data := p[l.base : l.base+hw]
-			copy(data, img[ch*hw:(ch+1)*hw])
-			clear(p[l.base+hw:])
+			clear(p[:at])
+			data := p[at : at+n]
+			copy(data, img[ch*hw+r0*g.W:][:n])
+			clear(p[at+n:])
 			if lo < hi {
-				for y := 0; y < hw; y += g.W {
+				for y := 0; y < n; y += g.W {
 					clear(data[y+lo : y+hi])
 				}
 			}
@@ -128,13 +152,16 @@ func conv2dTaps(ys, xs, ws, bs []float32, out int, g ConvGeom) {
 	tapWeights(wt, ws, out, g.C, taps, false)
 	a := gemm.PackTaps(out, taps*g.C, wt, taps*g.C, bs)
 	putConvScratch(wh)
-	l := newTapLayout(g, g.C)
+	l := newTapLayout(g, g.C, true)
 	parallelFor(g.N, 1, func(lo, hi int) {
 		buf, h := getConvScratch(l.size)
 		defer putConvScratch(h)
 		for n := lo; n < hi; n++ {
-			tapPlanes(buf, xs[n*g.C*hw:], g, l)
-			gemm.SgemmTaps(a, hw, g.C, buf, l.stride, l.offs, 0, ys[n*out*hw:][:out*hw], hw)
+			for y0 := 0; y0 < g.H; y0 += l.rows {
+				y1 := min(y0+l.rows, g.H)
+				tapPlanes(buf, xs[n*g.C*hw:], g, l, y0, y1)
+				gemm.SgemmTaps(a, (y1-y0)*g.W, g.C, buf, l.stride, l.offs, 0, ys[n*out*hw+y0*g.W:][:(out-1)*hw+(y1-y0)*g.W], hw)
+			}
 		}
 	})
 }
@@ -147,13 +174,16 @@ func conv2dGradInputTaps(dxs, dys, ws []float32, out int, g ConvGeom) {
 	tapWeights(wt, ws, out, g.C, taps, true)
 	a := gemm.PackTaps(g.C, taps*out, wt, taps*out, nil)
 	putConvScratch(wh)
-	l := newTapLayout(g, out)
+	l := newTapLayout(g, out, true)
 	parallelFor(g.N, 1, func(lo, hi int) {
 		buf, h := getConvScratch(l.size)
 		defer putConvScratch(h)
 		for n := lo; n < hi; n++ {
-			tapPlanes(buf, dys[n*out*hw:], g, l)
-			gemm.SgemmTaps(a, hw, out, buf, l.stride, l.offs, 0, dxs[n*g.C*hw:][:g.C*hw], hw)
+			for y0 := 0; y0 < g.H; y0 += l.rows {
+				y1 := min(y0+l.rows, g.H)
+				tapPlanes(buf, dys[n*out*hw:], g, l, y0, y1)
+				gemm.SgemmTaps(a, (y1-y0)*g.W, out, buf, l.stride, l.offs, 0, dxs[n*g.C*hw+y0*g.W:][:(g.C-1)*hw+(y1-y0)*g.W], hw)
+			}
 		}
 	})
 }
@@ -165,7 +195,7 @@ func conv2dGradInputTaps(dxs, dys, ws []float32, out int, g ConvGeom) {
 // dw [out, c·taps].
 func conv2dGradWeightTaps(dws, dys, xs []float32, out int, g ConvGeom) {
 	taps, hw := g.KH*g.KW, g.H*g.W
-	l := newTapLayout(g, g.C)
+	l := newTapLayout(g, g.C, false)
 	part := taps * g.C * out
 	sum, sh := getConvScratch(part)
 	defer putConvScratch(sh)
@@ -178,15 +208,16 @@ func conv2dGradWeightTaps(dws, dys, xs []float32, out int, g ConvGeom) {
 		buf, h := getConvScratch(l.size + hw*out + part)
 		defer putConvScratch(h)
 		planes, dyt, acc := buf[:l.size], buf[l.size:l.size+hw*out], buf[l.size+hw*out:]
+		var beta float32
 		for n := lo; n < hi; n++ {
-			tapPlanes(planes, xs[n*g.C*hw:], g, l)
 			transpose(dyt, dys[n*out*hw:(n+1)*out*hw], out, hw)
-			var beta float32
-			if n > lo {
+			for y0 := 0; y0 < g.H; y0 += l.rows {
+				y1 := min(y0+l.rows, g.H)
+				tapPlanes(planes, xs[n*g.C*hw:], g, l, y0, y1)
+				for s, off := range l.offs {
+					gemm.SgemmSerial(false, false, g.C, out, (y1-y0)*g.W, 1, planes[off:], l.stride, dyt[y0*g.W*out:], out, beta, acc[s*g.C*out:(s+1)*g.C*out], out)
+				}
 				beta = 1
-			}
-			for s, off := range l.offs {
-				gemm.SgemmSerial(false, false, g.C, out, hw, 1, planes[off:], l.stride, dyt, out, beta, acc[s*g.C*out:(s+1)*g.C*out], out)
 			}
 		}
 		mu.Lock()

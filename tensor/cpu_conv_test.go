@@ -16,7 +16,8 @@ import (
 // the width kept (the shifted copies of unfoldPlane), stride 2, 1×1 and
 // non-square kernels, padding wider than the kernel; and the stride-1
 // "same" convolutions both as shifted taps (cpu_conv_taps.go: images
-// narrower than the padding, a single row or column) and blockwise.
+// narrower than the padding, a single row or column; whole images, bands
+// of one row and of a few) and blockwise.
 func TestCPUConvBlocks(t *testing.T) {
 	type tc struct{ n, c, h, w, kh, kw, stride, pad, out int }
 	cases := []tc{
@@ -33,13 +34,14 @@ func TestCPUConvBlocks(t *testing.T) {
 		{4, 33, 7, 7, 3, 3, 1, 1, 20},
 		{2, 16, 28, 28, 3, 3, 1, 1, 16},
 	}
-	for _, setting := range []struct{ scratch, taps int }{{0, 1 << 30}, {1 << 17, 1 << 30}, {1 << 17, 1}} {
+	for _, setting := range []struct{ scratch, taps, band int }{{0, 1 << 30, 0}, {1 << 17, 1 << 30, 0}, {1 << 17, 1, 192 << 10}, {1 << 17, 1, 1}, {1 << 17, 1, 3000}} {
 		restore := tensor.SetConvScratch(setting.scratch)
 		restoreTaps := tensor.SetConvTapsMinImages(setting.taps)
+		restoreBand := tensor.SetConvTapBand(setting.band)
 		scratch := setting.scratch
 		for _, c := range cases {
 			g := tensor.NewConvGeom(c.n, c.c, c.h, c.w, c.kh, c.kw, c.stride, c.pad)
-			name := fmt.Sprintf("scratch %d, taps from %d images: %+v", scratch, setting.taps, c)
+			name := fmt.Sprintf("scratch %d, taps from %d images, bands of %d bytes: %+v", scratch, setting.taps, setting.band, c)
 			fast, ref := tensor.CPU(), tensor.CPUReference()
 			x := tensor.RandNormal(fast, tensor.Float32, 1, 1, g.N, g.C, g.H, g.W)
 			w := tensor.RandNormal(fast, tensor.Float32, 1, 2, c.out, g.C*g.KH*g.KW)
@@ -58,6 +60,7 @@ func TestCPUConvBlocks(t *testing.T) {
 			closeTo(t, name+" grad input", tensor.Conv2dGradInput(dy, w, g), tensor.Conv2dGradInput(dyr, wr, g), c.out*g.KH*g.KW)
 			closeTo(t, name+" grad weight", tensor.Conv2dGradWeight(dy, x, g), tensor.Conv2dGradWeight(dyr, xr, g), g.N*g.OutH*g.OutW)
 		}
+		restoreBand()
 		restoreTaps()
 		restore()
 	}

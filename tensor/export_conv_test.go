@@ -20,3 +20,12 @@ func SetConvTapsMinImages(n int) (restore func()) {
 
 // Transpose is the CPU backend's float32 matrix transpose.
 var Transpose = transpose
+
+// SetConvTapBand sets the bytes of the shifted copies of a band of rows in
+// the CPU's tap convolutions and returns a function that restores the
+// previous value.
+func SetConvTapBand(bytes int) (restore func()) {
+	old := tapBandBytes
+	tapBandBytes = bytes
+	return func() { tapBandBytes = old }
+}
