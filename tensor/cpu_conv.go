@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/difftune/difftune/tensor/internal/gemm"
@@ -157,7 +158,8 @@ func (c *cpuBackend) Conv2dGradInput(dx, dy, w *Tensor, g ConvGeom) bool {
 // Conv2dGradWeight computes dwᵀ = Σ x̂·dyᵀ over blocks of output positions
 // that run across images (the patches of a block unfolded again from x,
 // the gradient rows copied beside them), each worker into a partial sum of
-// its own, then adds the partial sums and transposes.
+// its own, then adds the partial sums in the order of the blocks and
+// transposes.
 func (c *cpuBackend) Conv2dGradWeight(dw, dy, x *Tensor, g ConvGeom) bool {
 	if !c.convFast(dw) {
 		return false
@@ -178,15 +180,13 @@ func (c *cpuBackend) Conv2dGradWeight(dw, dy, x *Tensor, g ConvGeom) bool {
 	mul := convGemm(tasks)
 	sum, sh := getConvScratch(k * out) // dwᵀ
 	defer putConvScratch(sh)
-	clear(sum)
-	var mu sync.Mutex
+	var parts partialSums
 	hw := g.C * g.H * g.W
 	parallelFor(tasks, 1, func(lo, hi int) {
 		if lo >= hi {
 			return
 		}
 		buf, h := getConvScratch((k+out)*block + k*out)
-		defer putConvScratch(h)
 		part := buf[(k+out)*block:]
 		for t := lo; t < hi; t++ {
 			p0 := t * block
@@ -207,14 +207,48 @@ func (c *cpuBackend) Conv2dGradWeight(dw, dy, x *Tensor, g ConvGeom) bool {
 			}
 			mul(false, true, k, out, np, 1, cols, np, dyt, np, beta, part, out)
 		}
-		mu.Lock()
-		for i, v := range part {
-			sum[i] += v
-		}
-		mu.Unlock()
+		parts.add(lo, part, h)
 	})
+	parts.sumInto(sum)
 	transpose(dws, sum, k, out)
 	return true
+}
+
+// partialSums collects the partial sums that the chunks of a parallelFor
+// compute in pooled scratch buffers and adds them in the order of the
+// chunks, not in the order the workers finish, so that a sum is the same
+// from run to run (a fixed seed reproduces a run exactly).
+type partialSums struct {
+	mu    sync.Mutex
+	parts []partialSum
+}
+
+type partialSum struct {
+	lo   int
+	vals []float32
+	h    *[]float32
+}
+
+// add records the partial sum vals of the chunk starting at lo, held in
+// the scratch buffer h until sumInto.
+func (p *partialSums) add(lo int, vals []float32, h *[]float32) {
+	p.mu.Lock()
+	p.parts = append(p.parts, partialSum{lo, vals, h})
+	p.mu.Unlock()
+}
+
+// sumInto writes the sum of the partial sums, chunk by chunk in order, to
+// dst and returns their buffers to the pool.
+func (p *partialSums) sumInto(dst []float32) {
+	slices.SortFunc(p.parts, func(a, b partialSum) int { return a.lo - b.lo })
+	clear(dst)
+	for _, part := range p.parts {
+		for i, v := range part.vals[:len(dst)] {
+			dst[i] += v
+		}
+		putConvScratch(part.h)
+	}
+	p.parts = nil
 }
 
 // unfoldImage writes the patches of one image (c planes of h×w) for the

@@ -2,7 +2,6 @@ package tensor
 
 import (
 	"runtime"
-	"sync"
 
 	"github.com/difftune/difftune/tensor/internal/gemm"
 )
@@ -25,10 +24,11 @@ import (
 //     wrap reaches them.
 //
 // So kw copies of an image (kw·c planes, tapPlanes; for large images, of a
-// band of its rows at a time) replace the kh·kw·c rows of its patches. The input gradient of such a convolution is one too
-// (the channels swapped, the kernel flipped: δ_{taps−1−s} = −δ_s), and the
-// weight gradient is one GEMM per tap with A the shifted copies read in
-// place. Each worker takes whole images.
+// band of its rows at a time) replace the kh·kw·c rows of its patches. The
+// input gradient of such a convolution is one too (the channels swapped,
+// the kernel flipped: δ_{taps−1−s} = −δ_s), and the weight gradient is one
+// GEMM per tap with A the shifted copies read in place. Each worker takes
+// whole images. README "Shifted taps" has the measurements.
 
 // convTapsMinImages, if positive, replaces GOMAXPROCS as the fewest images
 // for which convTaps holds (a test hook: see export_conv_test.go).
@@ -190,23 +190,21 @@ func conv2dGradInputTaps(dxs, dys, ws []float32, out int, g ConvGeom) {
 
 // conv2dGradWeightTaps is Conv2dGradWeight for convTaps(g): per image and
 // tap, dw_sᵀ += shift_s(x[n])·dy[n]ᵀ, with the shifted copies read in place
-// as A and dy[n] transposed once as B, each worker into a partial sum of
-// its own [taps, c, out]; then the partial sums are added and laid out as
-// dw [out, c·taps].
+// as A and dy[n] transposed once as B, each chunk of images into a partial
+// sum of its own [taps, c, out]; then the partial sums are added in order
+// and laid out as dw [out, c·taps].
 func conv2dGradWeightTaps(dws, dys, xs []float32, out int, g ConvGeom) {
 	taps, hw := g.KH*g.KW, g.H*g.W
 	l := newTapLayout(g, g.C, false)
 	part := taps * g.C * out
 	sum, sh := getConvScratch(part)
 	defer putConvScratch(sh)
-	clear(sum)
-	var mu sync.Mutex
+	var parts partialSums
 	parallelFor(g.N, 1, func(lo, hi int) {
 		if lo >= hi {
 			return
 		}
 		buf, h := getConvScratch(l.size + hw*out + part)
-		defer putConvScratch(h)
 		planes, dyt, acc := buf[:l.size], buf[l.size:l.size+hw*out], buf[l.size+hw*out:]
 		var beta float32
 		for n := lo; n < hi; n++ {
@@ -220,12 +218,9 @@ func conv2dGradWeightTaps(dws, dys, xs []float32, out int, g ConvGeom) {
 				beta = 1
 			}
 		}
-		mu.Lock()
-		for i, v := range acc {
-			sum[i] += v
-		}
-		mu.Unlock()
+		parts.add(lo, acc, h)
 	})
+	parts.sumInto(sum)
 	for s := range taps {
 		for ch := range g.C {
 			for o, v := range sum[(s*g.C+ch)*out:][:out] {

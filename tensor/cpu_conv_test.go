@@ -116,3 +116,28 @@ func TestTranspose(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUConvGradWeightDeterministic checks that the weight gradient, a
+// sum of the workers' partial sums, is the same to the bit from call to
+// call, blockwise and as taps (the partial sums are added in a fixed
+// order, not as the workers finish).
+func TestCPUConvGradWeightDeterministic(t *testing.T) {
+	g := tensor.NewConvGeom(24, 5, 9, 9, 3, 3, 1, 1)
+	x := tensor.RandNormal(tensor.CPU(), tensor.Float32, 1, 1, g.N, g.C, g.H, g.W)
+	dy := tensor.RandNormal(tensor.CPU(), tensor.Float32, 1, 2, g.N, 7, g.OutH, g.OutW)
+	for _, taps := range []int{1 << 30, 1} {
+		restore := tensor.SetConvTapsMinImages(taps)
+		restoreScratch := tensor.SetConvScratch(0) // the smallest blocks: many partial sums
+		want := tensor.Conv2dGradWeight(dy, x, g).Float32s()
+		for i := range 30 {
+			got := tensor.Conv2dGradWeight(dy, x, g).Float32s()
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("taps from %d images, call %d: dw[%d] = %g, first call %g", taps, i, j, got[j], want[j])
+				}
+			}
+		}
+		restoreScratch()
+		restore()
+	}
+}
