@@ -19,6 +19,8 @@ import (
 // product. With fewer blocks than cores the products are split by gemm's
 // own workers instead. The weight gradient recomputes the patches from x
 // rather than keeping them from the forward pass, so autograd holds only x.
+// The stride-1 convolutions that keep the image's size unfold nothing:
+// cpu_conv_taps.go multiplies shifted copies of each image in place.
 //
 // float64 and the reference backend decline: they stay composed (Im2Col,
 // MatMul, Col2Im), which the fast backend is checked against.

@@ -21,13 +21,16 @@ func BenchmarkConvOps(b *testing.B) {
 		dy := tensor.RandNormal(be, tensor.Float32, 1, 4, g.N, c.out, g.OutH, g.OutW)
 		fl := 2 * float64(c.n*c.out*g.OutH*g.OutW*c.c*9)
 		name := fmt.Sprintf("c%d_o%d_%d_s%d", c.c, c.out, c.hw, c.s)
-		for _, mode := range []string{"blocks", "taps"} {
-			if mode == "taps" && c.s != 1 {
+		for _, mode := range []struct {
+			name      string
+			minImages int // fewest images for the taps: never, always
+		}{{"blocks", 1 << 30}, {"taps", 1}} {
+			if mode.name == "taps" && c.s != 1 {
 				continue
 			}
 			run := func(op string, f func() *tensor.Tensor) {
-				b.Run(name+"/"+mode+"/"+op, func(b *testing.B) {
-					restore := tensor.SetConvTapsMinImages(map[string]int{"blocks": 1 << 30, "taps": 1}[mode])
+				b.Run(name+"/"+mode.name+"/"+op, func(b *testing.B) {
+					restore := tensor.SetConvTapsMinImages(mode.minImages)
 					defer restore()
 					for range b.N {
 						tensor.Free(f())

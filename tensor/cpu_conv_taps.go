@@ -147,42 +147,40 @@ func tapWeights(dst, w []float32, out, c, taps int, flip bool) {
 // conv2dTaps is Conv2d for convTaps(g): per image, y[n] = Σ_s
 // w_s·shift_s(x[n]) + bias, the bias added by the micro-kernel.
 func conv2dTaps(ys, xs, ws, bs []float32, out int, g ConvGeom) {
-	taps, hw := g.KH*g.KW, g.H*g.W
+	taps := g.KH * g.KW
 	wt, wh := getConvScratch(out * taps * g.C)
 	tapWeights(wt, ws, out, g.C, taps, false)
 	a := gemm.PackTaps(out, taps*g.C, wt, taps*g.C, bs)
 	putConvScratch(wh)
-	l := newTapLayout(g, g.C, true)
-	parallelFor(g.N, 1, func(lo, hi int) {
-		buf, h := getConvScratch(l.size)
-		defer putConvScratch(h)
-		for n := lo; n < hi; n++ {
-			for y0 := 0; y0 < g.H; y0 += l.rows {
-				y1 := min(y0+l.rows, g.H)
-				tapPlanes(buf, xs[n*g.C*hw:], g, l, y0, y1)
-				gemm.SgemmTaps(a, (y1-y0)*g.W, g.C, buf, l.stride, l.offs, 0, ys[n*out*hw+y0*g.W:][:(out-1)*hw+(y1-y0)*g.W], hw)
-			}
-		}
-	})
+	tapConvolve(ys, xs, a, g.C, out, g)
 }
 
 // conv2dGradInputTaps is Conv2dGradInput for convTaps(g): per image, the
 // convolution of dy[n] with the flipped kernels, channels swapped.
 func conv2dGradInputTaps(dxs, dys, ws []float32, out int, g ConvGeom) {
-	taps, hw := g.KH*g.KW, g.H*g.W
+	taps := g.KH * g.KW
 	wt, wh := getConvScratch(g.C * taps * out)
 	tapWeights(wt, ws, out, g.C, taps, true)
 	a := gemm.PackTaps(g.C, taps*out, wt, taps*out, nil)
 	putConvScratch(wh)
-	l := newTapLayout(g, out, true)
+	tapConvolve(dxs, dys, a, out, g.C, g)
+}
+
+// tapConvolve writes dst[n] ([cout, h, w]) = Σ_s A_s·shift_s(src[n]) (plus
+// a's bias) for every image src[n] ([cin, h, w]) of the batch of g, band
+// by band, each worker taking whole images.
+func tapConvolve(dst, src []float32, a *gemm.TapsA, cin, cout int, g ConvGeom) {
+	hw := g.H * g.W
+	l := newTapLayout(g, cin, true)
 	parallelFor(g.N, 1, func(lo, hi int) {
 		buf, h := getConvScratch(l.size)
 		defer putConvScratch(h)
 		for n := lo; n < hi; n++ {
 			for y0 := 0; y0 < g.H; y0 += l.rows {
 				y1 := min(y0+l.rows, g.H)
-				tapPlanes(buf, dys[n*out*hw:], g, l, y0, y1)
-				gemm.SgemmTaps(a, (y1-y0)*g.W, out, buf, l.stride, l.offs, 0, dxs[n*g.C*hw+y0*g.W:][:(g.C-1)*hw+(y1-y0)*g.W], hw)
+				tapPlanes(buf, src[n*cin*hw:], g, l, y0, y1)
+				band := dst[n*cout*hw+y0*g.W:][:(cout-1)*hw+(y1-y0)*g.W]
+				gemm.SgemmTaps(a, (y1-y0)*g.W, cin, buf, l.stride, l.offs, 0, band, hw)
 			}
 		}
 	})

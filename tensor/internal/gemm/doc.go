@@ -3,7 +3,9 @@
 // [Sgemm] computes C = alpha*op(A)*op(B) + beta*C on row-major matrices, like
 // BLAS sgemm; [SgemmEpilogue] computes C = act(op(A)*op(B) + bias) and can
 // save the activation's derivative, so that the forward pass of a dense layer
-// is one call and one pass over C.
+// is one call and one pass over C. [SgemmTaps] sums the products of one
+// packed A ([PackTaps]) with several B read in place at offsets of one
+// buffer: the taps of a convolution whose patches are shifts of its image.
 //
 // # Blocking scheme
 //

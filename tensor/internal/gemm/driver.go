@@ -34,8 +34,8 @@ const (
 // kernelTaps(kc int, a []float32, rsa, csa int, b []float32, sb int, offs
 // []int, o *tileOut) is kernel summing the products of len(offs) pairs of
 // panels: B_t at b[offs[t]:], A_t the kc steps of a after those of A_{t−1}
-// (SgemmTaps): one pass of the AVX2 assembly, one kernel call per tap
-// elsewhere (kernelEachTap).
+// (SgemmTaps, whose bias is o.rowBias; o.bias is nil): one pass of the
+// AVX2 assembly, one kernel call per tap elsewhere (kernelEachTap).
 //
 // finish(u *update) writes a block of C; see update.
 //

@@ -424,10 +424,7 @@ func TestPath(t *testing.T) {
 
 func TestPanics(t *testing.T) {
 	x := make([]float32, 100)
-	for _, f := range []struct {
-		name string
-		f    func()
-	}{
+	checkPanics(t, []panicCase{
 		{"negative m", func() { Sgemm(false, false, -1, 2, 2, 1, x, 2, x, 2, 0, x, 2) }},
 		{"small lda", func() { Sgemm(false, false, 2, 2, 3, 1, x, 2, x, 2, 0, x, 2) }},
 		{"small ldb", func() { Sgemm(false, true, 2, 2, 3, 1, x, 3, x, 2, 0, x, 2) }},
@@ -437,14 +434,26 @@ func TestPanics(t *testing.T) {
 		{"short bias", func() { SgemmEpilogue(false, false, 2, 3, 2, x, 2, x, 3, x, 3, Epilogue{Bias: x[:2]}) }},
 		{"short deriv", func() { SgemmEpilogue(false, false, 2, 3, 2, x, 2, x, 3, x, 3, Epilogue{Deriv: x[:5]}) }},
 		{"bad act", func() { SgemmEpilogue(false, false, 2, 3, 2, x, 2, x, 3, x, 3, Epilogue{Act: 9}) }},
-	} {
+	})
+}
+
+// panicCase is a call that must panic.
+type panicCase struct {
+	name string
+	f    func()
+}
+
+// checkPanics reports each case whose call does not panic.
+func checkPanics(t *testing.T, cases []panicCase) {
+	t.Helper()
+	for _, c := range cases {
 		func() {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("%s: no panic", f.name)
+					t.Errorf("%s: no panic", c.name)
 				}
 			}()
-			f.f()
+			c.f()
 		}()
 	}
 }
@@ -467,6 +476,34 @@ func TestNoAllocs(t *testing.T) {
 		})
 		if allocs > 0.5 {
 			t.Errorf("%v: %g allocations per call", sh, allocs)
+		}
+	}
+}
+
+// TestSgemmEdgeInPlace checks products whose row-major A slice runs past
+// its last row (NaN there), so that the kernels read the last, partial
+// micro-panel in place: no NaN may reach C.
+func TestSgemmEdgeInPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, im := range implementations() {
+		for _, sh := range [][3]int{{1, 16, 5}, {7, 33, 300}, {16, 16, 784}, {4, 5, 2}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			lda := k + 1
+			a := make([]float32, (m+8)*lda)
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+				if i >= m*lda || i%lda == k {
+					a[i] = float32(math.NaN())
+				}
+			}
+			b := make([]float32, k*n)
+			for i := range b {
+				b[i] = float32(rng.NormFloat64())
+			}
+			c := make([]float32, m*n)
+			sgemm(im, false, false, m, n, k, 1, a, lda, b, n, 0, c, n, nil)
+			offs := []int{0}
+			checkTaps(t, fmt.Sprintf("%s %v", im.name, sh), m, n, k, a, lda, b, n, offs, 0, nil, nil, c, n)
 		}
 	}
 }

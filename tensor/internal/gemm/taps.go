@@ -122,14 +122,13 @@ func SgemmTaps(a *TapsA, n, k int, b []float32, ldb int, offs []int, beta float3
 }
 
 // kernelEachTap is kernelTaps from one kernel call per tap, the tile
-// accumulated in C after the first (which alone adds the column bias), the
-// row bias added last.
+// accumulated in C after the first, the row bias added last.
 func kernelEachTap(im *impl, kc int, a []float32, rsa, csa int, b []float32, sb int, offs []int, o *tileOut) {
 	out := *o
 	out.rowBias = nil
 	for t, off := range offs {
 		if t > 0 {
-			out.add, out.bias = true, nil
+			out.add = true
 		}
 		im.kernel(kc, a[t*kc*csa:], rsa, csa, b[off:], sb, &out)
 	}

@@ -98,10 +98,7 @@ func checkTaps(t *testing.T, name string, m, n, k int, a []float32, lda int, b [
 // TestSgemmTapsPanics checks the argument checks of SgemmTaps.
 func TestSgemmTapsPanics(t *testing.T) {
 	x := make([]float32, 400)
-	for _, f := range []struct {
-		name string
-		f    func()
-	}{
+	checkPanics(t, []panicCase{
 		{"negative k", func() { SgemmTaps(PackTaps(2, 2, x, 2, nil), 2, -1, x, 32, []int{0}, 0, x, 2) }},
 		{"k against A", func() { SgemmTaps(PackTaps(2, 4, x, 4, nil), 2, 3, x, 32, []int{0}, 0, x, 2) }},
 		{"beta", func() { SgemmTaps(PackTaps(2, 2, x, 2, nil), 2, 2, x, 32, []int{0}, 0.5, x, 2) }},
@@ -111,42 +108,5 @@ func TestSgemmTapsPanics(t *testing.T) {
 		{"short a", func() { PackTaps(2, 4, x[:5], 4, nil) }},
 		{"short bias", func() { PackTaps(2, 2, x, 2, x[:1]) }},
 		{"short c", func() { SgemmTaps(PackTaps(2, 2, x, 2, nil), 4, 2, x, 32, []int{0}, 0, x[:5], 4) }},
-	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", f.name)
-				}
-			}()
-			f.f()
-		}()
-	}
-}
-
-// TestSgemmEdgeInPlace checks products whose row-major A slice runs past
-// its last row (NaN there), so that the kernels read the last, partial
-// micro-panel in place: no NaN may reach C.
-func TestSgemmEdgeInPlace(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 8))
-	for _, im := range implementations() {
-		for _, sh := range [][3]int{{1, 16, 5}, {7, 33, 300}, {16, 16, 784}, {4, 5, 2}} {
-			m, n, k := sh[0], sh[1], sh[2]
-			lda := k + 1
-			a := make([]float32, (m+8)*lda)
-			for i := range a {
-				a[i] = float32(rng.NormFloat64())
-				if i >= m*lda || i%lda == k {
-					a[i] = float32(math.NaN())
-				}
-			}
-			b := make([]float32, k*n)
-			for i := range b {
-				b[i] = float32(rng.NormFloat64())
-			}
-			c := make([]float32, m*n)
-			sgemm(im, false, false, m, n, k, 1, a, lda, b, n, 0, c, n, nil)
-			offs := []int{0}
-			checkTaps(t, fmt.Sprintf("%s %v", im.name, sh), m, n, k, a, lda, b, n, offs, 0, nil, nil, c, n)
-		}
-	}
+	})
 }
