@@ -34,6 +34,11 @@ all: build
 # the validation layer its tests run under, gcc for cgo.
 VULKAN_PKGS := gcc libc6-dev mesa-vulkan-drivers libvulkan1 libvulkan-dev vulkan-tools glslc glslang-tools spirv-tools vulkan-validationlayers
 
+# Debian packages of the viewer's window (go-gl/glfw compiles GLFW's C
+# sources against the X11 headers) and of its tests (Xvfb, a virtual X
+# server whose screen the tests read back; xdotool, which presses keys).
+WINDOW_PKGS := libx11-dev libxrandr-dev libxinerama-dev libxcursor-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev xvfb xauth xdotool
+
 # Debian's Fashion-MNIST (the fmnist task's data, MIT-licensed by Zalando:
 # /usr/share/doc/dataset-fashion-mnist/copyright): the four gzipped IDX files.
 FMNIST_DIR   := /usr/share/datasets/fashion-mnist
@@ -51,6 +56,15 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(VULKAN_PKGS); \
 	else \
 		echo "deps: Vulkan packages missing; as root: apt-get install $(VULKAN_PKGS)"; \
+	fi
+	@if command -v Xvfb >/dev/null && command -v xdotool >/dev/null && [ -e /usr/include/X11/extensions/Xrandr.h ] && [ -e /usr/include/X11/extensions/XInput2.h ] \
+		&& [ -e /usr/include/X11/Xcursor/Xcursor.h ] && [ -e /usr/include/X11/extensions/Xinerama.h ] \
+		&& [ -e /usr/include/X11/extensions/xf86vmode.h ] && [ -e /usr/include/GL/gl.h ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "deps: installing $(WINDOW_PKGS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(WINDOW_PKGS); \
+	else \
+		echo "deps: window packages missing; as root: apt-get install $(WINDOW_PKGS)"; \
 	fi
 	@if (cd $(FMNIST_DIR) 2>/dev/null && ls $(FMNIST_FILES) >/dev/null 2>&1); then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -26,6 +26,11 @@ type Options struct {
 	// BatchCommands is the number of commands after which a batch is
 	// submitted without waiting (0: the default, 256).
 	BatchCommands int
+	// Surface, when set, is a window the backend presents frames to
+	// (Present): the instance gets the window system's extensions, and
+	// only a device with a queue that computes and presents to the window
+	// is chosen.
+	Surface SurfaceSource
 
 	// staged keeps tensor memory unmapped even where it could be mapped,
 	// so that tests exercise the staging copies of discrete GPUs.
@@ -60,6 +65,9 @@ type Backend struct {
 	sinceGC uint64 // bytes allocated since the last forced collection
 
 	closeMessages []string // reported while Close destroyed everything
+
+	surface handle     // the window's VkSurfaceKHR (Options.Surface), or 0
+	present *presenter // its swapchain, made by the first Present
 }
 
 // Open starts a Vulkan backend on the device chosen as described at
@@ -75,10 +83,21 @@ func OpenWith(o Options) (_ *Backend, err error) {
 			b.destroy()
 		}
 	}()
-	if b.inst, err = newInstance(o.Validation); err != nil {
+	var exts []string
+	if o.Surface != nil {
+		exts = o.Surface.InstanceExtensions()
+	}
+	if b.inst, err = newInstance(o.Validation, exts); err != nil {
 		return nil, err
 	}
-	if b.dev, err = newDevice(b.inst, o.Device, o.noPushDescriptors); err != nil {
+	if o.Surface != nil {
+		s, err := o.Surface.CreateSurface(ptrOf(b.inst.inst))
+		if err != nil {
+			return nil, fmt.Errorf("creating the window's Vulkan surface: %w", err)
+		}
+		b.surface = handle(s)
+	}
+	if b.dev, err = newDevice(b.inst, o.Device, o.noPushDescriptors, b.surface); err != nil {
 		return nil, err
 	}
 	if b.mem, err = newPool(b.dev, o.staged); err != nil {
@@ -141,6 +160,10 @@ func (b *Backend) destroy() {
 	b.closed = true
 	b.freed = nil
 	b.freedMu.Unlock()
+	if b.present != nil {
+		b.present.destroy()
+		b.present = nil
+	}
 	if b.rec != nil {
 		b.rec.destroy()
 		b.rec = nil
@@ -160,6 +183,10 @@ func (b *Backend) destroy() {
 	if b.dev != nil {
 		b.dev.destroy()
 		b.dev = nil
+	}
+	if b.surface != 0 {
+		destroySurface(b.inst, b.surface)
+		b.surface = 0
 	}
 	if b.inst != nil {
 		b.inst.destroy()

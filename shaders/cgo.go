@@ -257,15 +257,33 @@ func hasInstanceExtension(gipa unsafe.Pointer, name string) bool {
 	return C.dt_has_instance_extension(gipa, c) != 0
 }
 
-// createInstance creates a Vulkan 1.1 instance with at most one layer and
-// one extension ("" for none).
-func createInstance(gipa unsafe.Pointer, layer, ext string) (unsafe.Pointer, int32) {
+// cStrings copies names into a C array of C strings (nil for none) for the
+// duration of a call: call free after it.
+func cStrings(names []string) (**C.char, C.uint32_t, func()) {
+	if len(names) == 0 {
+		return nil, 0, func() {}
+	}
+	arr := unsafe.Slice((**C.char)(C.calloc(C.size_t(len(names)), C.size_t(unsafe.Sizeof((*C.char)(nil))))), len(names))
+	for i, n := range names {
+		arr[i] = C.CString(n)
+	}
+	return &arr[0], C.uint32_t(len(names)), func() {
+		for _, c := range arr {
+			C.free(unsafe.Pointer(c))
+		}
+		C.free(unsafe.Pointer(&arr[0]))
+	}
+}
+
+// createInstance creates a Vulkan 1.1 instance with at most one layer ("" for
+// none) and the given extensions.
+func createInstance(gipa unsafe.Pointer, layer string, exts []string) (unsafe.Pointer, int32) {
 	l, freeL := cString(layer)
 	defer freeL()
-	e, freeE := cString(ext)
+	e, n, freeE := cStrings(exts)
 	defer freeE()
 	var inst unsafe.Pointer
-	r := C.dt_create_instance(gipa, C.uint32_t(1<<22|1<<12), l, e, &inst)
+	r := C.dt_create_instance(gipa, C.uint32_t(1<<22|1<<12), l, e, n, &inst)
 	return inst, int32(r)
 }
 
@@ -273,13 +291,13 @@ func computeQueueFamily(gipa, instance, phys unsafe.Pointer) int {
 	return int(C.dt_compute_queue_family(gipa, instance, phys))
 }
 
-// createDevice creates a device with one queue of family and the device
-// extension ext ("" for none).
-func createDevice(gipa, instance, phys unsafe.Pointer, family int, ext string) (unsafe.Pointer, int32) {
-	e, free := cString(ext)
+// createDevice creates a device with one queue of family and the given
+// device extensions.
+func createDevice(gipa, instance, phys unsafe.Pointer, family int, exts []string) (unsafe.Pointer, int32) {
+	e, n, free := cStrings(exts)
 	defer free()
 	var dev unsafe.Pointer
-	r := C.dt_create_device(gipa, instance, phys, C.uint32_t(family), e, &dev)
+	r := C.dt_create_device(gipa, instance, phys, C.uint32_t(family), e, n, &dev)
 	return dev, int32(r)
 }
 

@@ -121,7 +121,7 @@ func choosePhysical(devs []*physical, want string) (*physical, error) {
 		return nil, fmt.Errorf("no Vulkan device found: the loader found no driver (install mesa-vulkan-drivers for lavapipe, a CPU Vulkan device, or your GPU's Vulkan driver; VK_ICD_FILENAMES or VK_DRIVER_FILES may point at a driver manifest)")
 	}
 	if len(usable) == 0 {
-		return nil, fmt.Errorf("no Vulkan device with a compute queue among: %s", list())
+		return nil, fmt.Errorf("no Vulkan device with a compute queue (that presents to the window, when one is open) among: %s", list())
 	}
 	if want != "" {
 		if i, err := strconv.Atoi(want); err == nil {
@@ -162,16 +162,28 @@ type device struct {
 // extPushDescriptor is the device extension of push descriptors.
 const extPushDescriptor = "VK_KHR_push_descriptor"
 
+// extSwapchain is the device extension of presentation to a window.
+const extSwapchain = "VK_KHR_swapchain"
+
 // newDevice creates a device on the physical device chosen by want (see
 // EnvDevice), with VK_KHR_push_descriptor enabled where it is usable unless
-// noPush.
-func newDevice(in *instance, want string, noPush bool) (*device, error) {
+// noPush. With a surface (non-zero), only devices with a queue family that
+// computes and presents to it are usable, and VK_KHR_swapchain is enabled.
+func newDevice(in *instance, want string, noPush bool, surface handle) (*device, error) {
 	if want == "" {
 		want = os.Getenv(EnvDevice)
 	}
 	devs, err := enumeratePhysical(in)
 	if err != nil {
 		return nil, err
+	}
+	if surface != 0 {
+		for _, p := range devs {
+			p.queue = presentQueueFamily(in.gipa, ptrOf(in.inst), ptrOf(p.dev), surface)
+			if !hasDeviceExtension(in.gipa, ptrOf(in.inst), ptrOf(p.dev), extSwapchain) {
+				p.queue = -1
+			}
+		}
 	}
 	p, err := choosePhysical(devs, want)
 	if err != nil {
@@ -184,11 +196,14 @@ func newDevice(in *instance, want string, noPush bool) (*device, error) {
 	push := !noPush && p.props.ApiVersion >= vk.MakeVersion(1, 1, 0) &&
 		hasDeviceExtension(in.gipa, ptrOf(in.inst), ptrOf(p.dev), extPushDescriptor) &&
 		maxPushDescriptors(in.gipa, ptrOf(in.inst), ptrOf(p.dev)) >= maxBindings
-	ext := ""
+	var exts []string
 	if push {
-		ext = extPushDescriptor
+		exts = append(exts, extPushDescriptor)
 	}
-	ptr, r := createDevice(in.gipa, ptrOf(in.inst), ptrOf(p.dev), p.queue, ext)
+	if surface != 0 {
+		exts = append(exts, extSwapchain)
+	}
+	ptr, r := createDevice(in.gipa, ptrOf(in.inst), ptrOf(p.dev), p.queue, exts)
 	if r != 0 {
 		return nil, fmt.Errorf("vkCreateDevice on %v: %w", p, vkError(r))
 	}

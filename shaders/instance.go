@@ -71,8 +71,9 @@ type instance struct {
 // newInstance loads libvulkan.so.1, hands its vkGetInstanceProcAddr to the
 // binding and creates an instance. With validation (or when the environment
 // enables the layer) it installs a debug-utils messenger collecting
-// warnings and errors.
-func newInstance(validation bool) (*instance, error) {
+// warnings and errors. extra are the instance extensions a window system
+// needs (SurfaceSource.InstanceExtensions).
+func newInstance(validation bool, extra []string) (*instance, error) {
 	gipa, err := loadLoader()
 	if err != nil {
 		return nil, fmt.Errorf("cannot load the Vulkan loader libvulkan.so.1 (%v): install the Debian packages libvulkan1 mesa-vulkan-drivers (lavapipe, a CPU Vulkan device) or your GPU's Vulkan driver", err)
@@ -91,11 +92,18 @@ func newInstance(validation bool) (*instance, error) {
 		layer = validationLayer
 	}
 	in := &instance{gipa: gipa, validation: (validation || inEnv) && hasValidation}
-	ext := ""
-	if hasInstanceExtension(gipa, "VK_EXT_debug_utils") {
-		ext = "VK_EXT_debug_utils"
+	var exts []string
+	for _, e := range extra {
+		if !hasInstanceExtension(gipa, e) {
+			return nil, fmt.Errorf("the Vulkan loader has no instance extension %s, which the window needs: install your GPU's Vulkan driver or mesa-vulkan-drivers (lavapipe presents to X11)", e)
+		}
+		exts = append(exts, e)
 	}
-	ptr, r := createInstance(gipa, layer, ext)
+	debug := hasInstanceExtension(gipa, "VK_EXT_debug_utils")
+	if debug {
+		exts = append(exts, "VK_EXT_debug_utils")
+	}
+	ptr, r := createInstance(gipa, layer, exts)
 	if r != 0 {
 		hint := ""
 		if vk.Result(r) == vk.ErrorIncompatibleDriver {
@@ -109,7 +117,7 @@ func newInstance(validation bool) (*instance, error) {
 		return nil, err
 	}
 	in.inst = inst
-	if ext != "" {
+	if debug {
 		in.sink = &messageSink{}
 		m, id, err := createMessenger(gipa, ptrOf(inst), in.sink)
 		if err != nil {

@@ -16,6 +16,7 @@ type Options struct {
 	Device        string
 	Validation    bool
 	BatchCommands int
+	Surface       SurfaceSource
 }
 
 // Backend is the Vulkan backend; this build cannot open one.

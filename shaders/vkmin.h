@@ -405,12 +405,12 @@ void dt_dispatch_push(dt_device* d, void* cmd, dt_handle pipeline, dt_handle lay
 // Setup (vksetup.c).
 int dt_has_layer(void* gipa, const char* name);
 int dt_has_instance_extension(void* gipa, const char* name);
-dt_VkResult dt_create_instance(void* gipa, uint32_t apiVersion, const char* layer, const char* ext, void** instance);
+dt_VkResult dt_create_instance(void* gipa, uint32_t apiVersion, const char* layer, const char* const* exts, uint32_t nExts, void** instance);
 int dt_compute_queue_family(void* gipa, void* instance, void* phys);
 int dt_subgroup(void* gipa, void* instance, void* phys, uint32_t* size, uint32_t* stages, uint32_t* ops);
 int dt_has_device_extension(void* gipa, void* instance, void* phys, const char* name);
 uint32_t dt_max_push_descriptors(void* gipa, void* instance, void* phys);
-dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t family, const char* ext, void** device);
+dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t family, const char* const* exts, uint32_t nExts, void** device);
 dt_VkResult dt_create_set_layout(dt_device* d, uint32_t bindings, uint32_t texels, dt_VkFlags flags, dt_handle* layout);
 dt_VkResult dt_create_pipeline_layout(dt_device* d, dt_handle setLayout, uint32_t pushBytes, dt_handle* layout);
 dt_VkResult dt_create_descriptor_pool(dt_device* d, uint32_t maxSets, uint32_t storage, uint32_t texels, dt_handle* pool);
@@ -421,5 +421,156 @@ dt_VkResult dt_create_compute_pipeline(dt_device* d, dt_handle cache, dt_handle 
 // Debug messenger (VK_EXT_debug_utils); messages go to goVulkanMessage.
 dt_VkResult dt_create_messenger(void* gipa, void* instance, uintptr_t sink, dt_handle* messenger);
 void dt_destroy_messenger(void* gipa, void* instance, dt_handle messenger);
+
+// Window-system integration (vkpresent.c): VK_KHR_surface and
+// VK_KHR_swapchain, fetched through the instance and the device that
+// enabled them (the binding's process-wide table may come from an instance
+// without them).
+typedef struct dt_VkExtent2D {
+	uint32_t width;
+	uint32_t height;
+} dt_VkExtent2D;
+
+typedef struct dt_VkSurfaceCapabilitiesKHR {
+	uint32_t minImageCount;
+	uint32_t maxImageCount;
+	dt_VkExtent2D currentExtent;
+	dt_VkExtent2D minImageExtent;
+	dt_VkExtent2D maxImageExtent;
+	uint32_t maxImageArrayLayers;
+	dt_VkFlags supportedTransforms;
+	dt_VkFlags currentTransform;
+	dt_VkFlags supportedCompositeAlpha;
+	dt_VkFlags supportedUsageFlags;
+} dt_VkSurfaceCapabilitiesKHR;
+
+typedef struct dt_VkSurfaceFormatKHR {
+	int32_t format;
+	int32_t colorSpace;
+} dt_VkSurfaceFormatKHR;
+
+typedef struct dt_VkSwapchainCreateInfoKHR {
+	int32_t sType;
+	const void* pNext;
+	dt_VkFlags flags;
+	dt_handle surface;
+	uint32_t minImageCount;
+	int32_t imageFormat;
+	int32_t imageColorSpace;
+	dt_VkExtent2D imageExtent;
+	uint32_t imageArrayLayers;
+	dt_VkFlags imageUsage;
+	int32_t imageSharingMode;
+	uint32_t queueFamilyIndexCount;
+	const uint32_t* pQueueFamilyIndices;
+	dt_VkFlags preTransform;
+	dt_VkFlags compositeAlpha;
+	int32_t presentMode;
+	uint32_t clipped;
+	dt_handle oldSwapchain;
+} dt_VkSwapchainCreateInfoKHR;
+
+typedef struct dt_VkPresentInfoKHR {
+	int32_t sType;
+	const void* pNext;
+	uint32_t waitSemaphoreCount;
+	const dt_handle* pWaitSemaphores;
+	uint32_t swapchainCount;
+	const dt_handle* pSwapchains;
+	const uint32_t* pImageIndices;
+	dt_VkResult* pResults;
+} dt_VkPresentInfoKHR;
+
+typedef dt_VkResult (*dt_PFN_vkGetPhysicalDeviceSurfaceSupportKHR)(void* phys, uint32_t family, dt_handle surface, uint32_t* supported);
+typedef dt_VkResult (*dt_PFN_vkGetPhysicalDeviceSurfaceCapabilitiesKHR)(void* phys, dt_handle surface, dt_VkSurfaceCapabilitiesKHR* caps);
+typedef dt_VkResult (*dt_PFN_vkGetPhysicalDeviceSurfaceFormatsKHR)(void* phys, dt_handle surface, uint32_t* n, dt_VkSurfaceFormatKHR* formats);
+typedef void (*dt_PFN_vkDestroySurfaceKHR)(void* instance, dt_handle surface, const void* alloc);
+typedef dt_VkResult (*dt_PFN_vkCreateSwapchainKHR)(void* device, const dt_VkSwapchainCreateInfoKHR* info, const void* alloc, dt_handle* swapchain);
+typedef void (*dt_PFN_vkDestroySwapchainKHR)(void* device, dt_handle swapchain, const void* alloc);
+typedef dt_VkResult (*dt_PFN_vkGetSwapchainImagesKHR)(void* device, dt_handle swapchain, uint32_t* n, dt_handle* images);
+typedef dt_VkResult (*dt_PFN_vkAcquireNextImageKHR)(void* device, dt_handle swapchain, uint64_t timeout, dt_handle semaphore, dt_handle fence, uint32_t* index);
+typedef dt_VkResult (*dt_PFN_vkQueuePresentKHR)(void* queue, const dt_VkPresentInfoKHR* info);
+
+typedef struct dt_VkImageSubresourceRange {
+	dt_VkFlags aspectMask;
+	uint32_t baseMipLevel;
+	uint32_t levelCount;
+	uint32_t baseArrayLayer;
+	uint32_t layerCount;
+} dt_VkImageSubresourceRange;
+
+typedef struct dt_VkImageMemoryBarrier {
+	int32_t sType;
+	const void* pNext;
+	dt_VkFlags srcAccessMask;
+	dt_VkFlags dstAccessMask;
+	int32_t oldLayout;
+	int32_t newLayout;
+	uint32_t srcQueueFamilyIndex;
+	uint32_t dstQueueFamilyIndex;
+	dt_handle image;
+	dt_VkImageSubresourceRange subresourceRange;
+} dt_VkImageMemoryBarrier;
+
+typedef struct dt_VkImageSubresourceLayers {
+	dt_VkFlags aspectMask;
+	uint32_t mipLevel;
+	uint32_t baseArrayLayer;
+	uint32_t layerCount;
+} dt_VkImageSubresourceLayers;
+
+typedef struct dt_VkBufferImageCopy {
+	uint64_t bufferOffset;
+	uint32_t bufferRowLength;
+	uint32_t bufferImageHeight;
+	dt_VkImageSubresourceLayers imageSubresource;
+	int32_t imageOffset[3];
+	uint32_t imageExtent[3];
+} dt_VkBufferImageCopy;
+
+typedef void (*dt_PFN_vkCmdCopyBufferToImage)(void* cmd, dt_handle src, dt_handle dst, int32_t layout, uint32_t n,
+	const dt_VkBufferImageCopy* regions);
+
+// dt_wsi holds the surface and swapchain entry points of one instance and
+// device.
+typedef struct dt_wsi {
+	void* instance;
+	void* phys;
+	void* device;
+	void* queue;
+	dt_PFN_vkGetPhysicalDeviceSurfaceCapabilitiesKHR getSurfaceCapabilities;
+	dt_PFN_vkGetPhysicalDeviceSurfaceFormatsKHR getSurfaceFormats;
+	dt_PFN_vkDestroySurfaceKHR destroySurface;
+	dt_PFN_vkCreateSwapchainKHR createSwapchain;
+	dt_PFN_vkDestroySwapchainKHR destroySwapchain;
+	dt_PFN_vkGetSwapchainImagesKHR getSwapchainImages;
+	dt_PFN_vkAcquireNextImageKHR acquireNextImage;
+	dt_PFN_vkQueuePresentKHR queuePresent;
+	dt_PFN_vkCmdCopyBufferToImage cmdCopyBufferToImage;
+} dt_wsi;
+
+enum {
+	DT_STYPE_SWAPCHAIN_CREATE_INFO_KHR = 1000001000,
+	DT_STYPE_PRESENT_INFO_KHR = 1000001001,
+	DT_SUBOPTIMAL_KHR = 1000001003,
+	DT_ERROR_OUT_OF_DATE_KHR = -1000001004,
+	DT_STYPE_IMAGE_MEMORY_BARRIER = 45,
+	DT_IMAGE_LAYOUT_UNDEFINED = 0,
+	DT_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL = 7,
+	DT_IMAGE_LAYOUT_PRESENT_SRC_KHR = 1000001002,
+};
+
+int dt_present_support(void* gipa, void* instance, void* phys, uint32_t family, dt_handle surface);
+const char* dt_wsi_init(dt_wsi* w, void* gipa, void* instance, void* phys, void* device, void* queue);
+void dt_destroy_surface(void* gipa, void* instance, dt_handle surface);
+dt_VkResult dt_surface_caps(dt_wsi* w, dt_handle surface, dt_VkSurfaceCapabilitiesKHR* caps);
+dt_VkResult dt_surface_formats(dt_wsi* w, dt_handle surface, uint32_t* n, dt_VkSurfaceFormatKHR* formats);
+dt_VkResult dt_create_swapchain(dt_wsi* w, const dt_VkSwapchainCreateInfoKHR* info, dt_handle* swapchain);
+void dt_destroy_swapchain(dt_wsi* w, dt_handle swapchain);
+dt_VkResult dt_swapchain_images(dt_wsi* w, dt_handle swapchain, uint32_t* n, dt_handle* images);
+dt_VkResult dt_acquire(dt_wsi* w, dt_handle swapchain, uint64_t timeout, dt_handle semaphore, uint32_t* index);
+dt_VkResult dt_queue_present(dt_wsi* w, dt_handle semaphore, dt_handle swapchain, uint32_t index);
+dt_VkResult dt_present_submit(dt_device* d, dt_wsi* w, void* cmd, dt_handle staging, dt_handle image, uint32_t width, uint32_t height,
+	dt_handle acquired, dt_handle rendered, dt_handle fence);
 
 #endif

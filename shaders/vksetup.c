@@ -49,7 +49,7 @@ int dt_has_instance_extension(void* gipa, const char* name) {
 	return found;
 }
 
-dt_VkResult dt_create_instance(void* gipa, uint32_t apiVersion, const char* layer, const char* ext, void** instance) {
+dt_VkResult dt_create_instance(void* gipa, uint32_t apiVersion, const char* layer, const char* const* exts, uint32_t nExts, void** instance) {
 	dt_PFN_vkCreateInstance f = (dt_PFN_vkCreateInstance)GIPA(NULL, "vkCreateInstance");
 	if (f == NULL) {
 		return -3; // VK_ERROR_INITIALIZATION_FAILED
@@ -63,10 +63,8 @@ dt_VkResult dt_create_instance(void* gipa, uint32_t apiVersion, const char* laye
 		info.enabledLayerCount = 1;
 		info.ppEnabledLayerNames = &layer;
 	}
-	if (ext != NULL) {
-		info.enabledExtensionCount = 1;
-		info.ppEnabledExtensionNames = &ext;
-	}
+	info.enabledExtensionCount = nExts;
+	info.ppEnabledExtensionNames = exts;
 	return f(&info, NULL, instance);
 }
 
@@ -164,9 +162,9 @@ uint32_t dt_max_push_descriptors(void* gipa, void* instance, void* phys) {
 	return pd.maxPushDescriptors;
 }
 
-// dt_create_device creates a device with one queue of family and the
-// device extension ext (NULL for none).
-dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t family, const char* ext, void** device) {
+// dt_create_device creates a device with one queue of family and the nExts
+// device extensions exts.
+dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t family, const char* const* exts, uint32_t nExts, void** device) {
 	dt_PFN_vkCreateDevice f = (dt_PFN_vkCreateDevice)GIPA(instance, "vkCreateDevice");
 	if (f == NULL) {
 		return -3;
@@ -178,10 +176,8 @@ dt_VkResult dt_create_device(void* gipa, void* instance, void* phys, uint32_t fa
 	info.sType = DT_STYPE_DEVICE_CREATE_INFO;
 	info.queueCreateInfoCount = 1;
 	info.pQueueCreateInfos = &q;
-	if (ext != NULL) {
-		info.enabledExtensionCount = 1;
-		info.ppEnabledExtensionNames = &ext;
-	}
+	info.enabledExtensionCount = nExts;
+	info.ppEnabledExtensionNames = exts;
 	return f(phys, &info, NULL, device);
 }
 

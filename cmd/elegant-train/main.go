@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -26,13 +27,18 @@ import (
 	"github.com/difftune/difftune/algos/report"
 	_ "github.com/difftune/difftune/algos/tasks" // registers the tasks
 	"github.com/difftune/difftune/cmd/internal/cli"
+	"github.com/difftune/difftune/cmd/internal/viewer"
 	"github.com/difftune/difftune/tensor"
 )
 
 // usageError is a bad flag or value: one line, exit status 2.
 type usageError = cli.UsageError
 
-func main() { cli.Main("elegant-train", run) }
+func main() { viewer.RunMain(func() { cli.Main("elegant-train", run) }) }
+
+// The window of -view wants the window system's calls on the main thread
+// (viewer.RunMain).
+func init() { runtime.LockOSThread() }
 
 // options are the flags that every task takes.
 type options struct {
@@ -43,6 +49,7 @@ type options struct {
 	quick                                           bool
 	dir                                             cli.RunDirFlags
 	frames                                          framesFlags
+	view                                            viewFlags
 	set                                             map[string]bool
 }
 
@@ -66,6 +73,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.quick, "quick", false, "the task's small preset for smoke tests; flags given still win")
 	o.dir.Register(fs, "-out")
 	o.frames.register(fs)
+	o.view.register(fs)
 	fs.Float64Var(&o.maxMemory, "max-memory", 0, "GiB a run may expect to hold: a larger -batch or -eval-samples is refused (0: 80% of the physical memory)")
 }
 
@@ -202,13 +210,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := o.frames.check(task, seeds); err != nil {
 		return err
 	}
+	if err := o.view.check(task); err != nil {
+		return err
+	}
 	b, err := cli.OpenDevice(o.device)
 	if err != nil {
 		return err
 	}
-	watch, err := o.frames.observe(task, plan, b, stderr)
-	if err != nil {
-		return err
+	var watch algos.Hooks
+	if o.frames.dir != "" || o.view.on {
+		pv, err := newPlaneView(task, plan)
+		if err != nil {
+			return err
+		}
+		live, closeView, err := o.view.open(pv, o.out, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeView()
+		watch = bothHooks(o.frames.hooks(pv, b, stderr), live)
 	}
 	err = report.Execute(report.Options{Task: task, Plan: plan, Backend: b, Cache: o.cache, Out: o.out, Seeds: seeds,
 		Force: o.dir.Force, Restart: !o.dir.Resume, MaxMemory: o.maxMemory * (1 << 30),

@@ -12,6 +12,13 @@
 // of a density (the exact target's, computed once), the pre-trained
 // samples faint behind them, and a status line.
 //
+// Display is the window (glfw, on the main thread: RunMain): its frames are
+// drawn by the kernels on a Vulkan backend opened with the window's surface
+// and presented through that backend's swapchain. Live feeds a Display
+// from a run on a goroutine of its own, within a budget of the wall time,
+// and handles the keys. Builds with -tags noview (no X11 headers) or
+// without cgo have no Display: OpenDisplay says so.
+//
 // Invariants and panics: frame sizes are 1 to 16384 pixels a side; image
 // and point rectangles lie inside the frame, rectangles and text are
 // clipped to it. Points that are not finite or whose disc misses the plot

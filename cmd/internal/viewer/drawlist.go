@@ -31,6 +31,9 @@ func (d *DrawList) Bounds() image.Rectangle { return image.Rect(0, 0, d.v.Width,
 // It shares the list's buffers.
 func (d *DrawList) View() shaders.View { return d.v }
 
+// Len is the number of items drawn so far.
+func (d *DrawList) Len() int { return len(d.v.Items) / shaders.ViewItemWords }
+
 // rgba packs c as the kernels' colours: R in the low byte.
 func rgba(c color.RGBA) uint32 {
 	return uint32(c.R) | uint32(c.G)<<8 | uint32(c.B)<<16 | uint32(c.A)<<24

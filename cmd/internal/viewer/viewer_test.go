@@ -79,6 +79,16 @@ func TestViewVulkanMatchesReference(t *testing.T) {
 			lists = append(lists, randomList(rng, size[0], size[1]))
 		}
 	}
+	// Past the kernel's 2048 binned items (it then paints every item at
+	// every pixel), and just at it.
+	for _, n := range []int{2048, 2100} {
+		d := randomList(rng, 120, 90)
+		for d.Len() < n {
+			x, y := rng.IntN(120), rng.IntN(90)
+			d.Rect(image.Rect(x, y, x+1+rng.IntN(20), y+1+rng.IntN(20)), color.RGBA{uint8(rng.IntN(256)), 90, 200, uint8(rng.IntN(256))})
+		}
+		lists = append(lists, d)
+	}
 	for i, d := range lists {
 		want, got := RenderCPU(d), RenderVulkan(b, d)
 		if diff := countDiff(want, got); diff > 0 {

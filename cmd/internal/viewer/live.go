@@ -1,0 +1,218 @@
+package viewer
+
+import (
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/difftune/difftune/nn/atomicfile"
+)
+
+// LiveOptions configure a Live viewer.
+type LiveOptions struct {
+	// Interval is the least time between two frames drawn (0: 250 ms).
+	Interval time.Duration
+	// Budget is the largest fraction of the wall time spent drawing (0:
+	// 2.5 %): after a frame that took d to draw, the next waits at least
+	// d/Budget. On a GPU a frame takes a millisecond and Interval rules;
+	// lavapipe, a CPU device, takes 60–70 ms of both cores of a 2-core
+	// machine for a gmm2d frame, so there a frame comes every 2.5 s and
+	// the run slows by about the budget.
+	Budget float64
+	// SaveDir receives the frames saved with the s key, as
+	// view_<n>.png, n the first number free ("": the current directory).
+	SaveDir string
+	// OnClose, if set, is called once, on the viewer's goroutine, when the
+	// user closes the window (q, Escape or the window's close button).
+	OnClose func()
+	// Log receives one line per frame saved and per problem (nil: none).
+	Log io.Writer
+}
+
+// Live shows the frames a run offers in a Display, on a goroutine of its
+// own: Offer never waits for the window, and a frame offered while another
+// is pending replaces it. Keys: space freezes the display (not the run),
+// s saves the frame shown as PNG, q or Escape closes the window (the run
+// goes on unless OnClose stops it).
+type Live struct {
+	d    *Display
+	opt  LiveOptions
+	stop chan struct{}
+	done chan struct{}
+
+	mu      sync.Mutex
+	pending func() *DrawList
+	ended   bool
+	err     error
+	shown   int
+	saved   []string
+}
+
+// refreshEvery is how often the frame shown is presented again while no
+// new one comes.
+const refreshEvery = 250 * time.Millisecond
+
+// NewLive starts showing frames in d; Close ends it and closes d.
+func NewLive(d *Display, opt LiveOptions) *Live {
+	if opt.Interval <= 0 {
+		opt.Interval = 250 * time.Millisecond
+	}
+	if !(opt.Budget > 0) {
+		opt.Budget = 0.025
+	}
+	l := &Live{d: d, opt: opt, stop: make(chan struct{}), done: make(chan struct{})}
+	go l.loop()
+	return l
+}
+
+// Offer hands the viewer a frame to draw: build runs on the viewer's
+// goroutine, so it must not share mutable state with the caller.
+func (l *Live) Offer(build func() *DrawList) {
+	l.mu.Lock()
+	if !l.ended {
+		l.pending = build
+	}
+	l.mu.Unlock()
+}
+
+// Shown is the number of frames drawn so far.
+func (l *Live) Shown() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.shown
+}
+
+// Saved lists the files the s key wrote.
+func (l *Live) Saved() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.saved...)
+}
+
+// Close stops the viewer, closes the window if the user has not, and
+// returns the first error the window met (the run never sees it).
+func (l *Live) Close() error {
+	close(l.stop)
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+func (l *Live) logf(format string, args ...any) {
+	if l.opt.Log != nil {
+		fmt.Fprintf(l.opt.Log, format+"\n", args...)
+	}
+}
+
+func (l *Live) loop() {
+	defer close(l.done)
+	defer l.end()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var last *image.RGBA
+	var drawn, presented time.Time
+	wait := l.opt.Interval // before the next frame
+	paused := false
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-tick.C:
+		}
+		keys, closing := l.d.Poll()
+		for _, k := range keys {
+			switch k {
+			case KeyPause:
+				paused = !paused
+			case KeySave:
+				l.save(last)
+			case KeyReplay:
+				l.logf("viewer: replay (r) is not available in this view yet")
+			case KeyQuit:
+				closing = true
+			}
+		}
+		if closing {
+			if l.opt.OnClose != nil {
+				l.opt.OnClose()
+			}
+			return
+		}
+		l.mu.Lock()
+		build := l.pending
+		if !paused && build != nil && time.Since(drawn) >= wait {
+			l.pending = nil
+		} else {
+			build = nil
+		}
+		l.mu.Unlock()
+		var err error
+		switch {
+		case build != nil:
+			start := time.Now()
+			last, _, err = l.d.Show(build())
+			drawn, presented = time.Now(), time.Now()
+			wait = max(l.opt.Interval, time.Duration(float64(drawn.Sub(start))/l.opt.Budget))
+			l.mu.Lock()
+			l.shown++
+			l.mu.Unlock()
+		case time.Since(presented) >= refreshEvery:
+			err = l.d.Refresh()
+			presented = time.Now()
+		}
+		if err != nil {
+			l.mu.Lock()
+			l.err = err
+			l.mu.Unlock()
+			l.logf("viewer: %v; the window closes, the run goes on", err)
+			return
+		}
+	}
+}
+
+// end closes the window and refuses further frames.
+func (l *Live) end() {
+	l.mu.Lock()
+	l.ended, l.pending = true, nil
+	l.mu.Unlock()
+	if err := l.d.Close(); err != nil {
+		l.mu.Lock()
+		if l.err == nil {
+			l.err = err
+		}
+		l.mu.Unlock()
+	}
+}
+
+// save writes img (the frame shown) as the next view_<n>.png of SaveDir.
+func (l *Live) save(img *image.RGBA) {
+	if img == nil {
+		l.logf("viewer: no frame to save yet")
+		return
+	}
+	var path string
+	for n := 0; ; n++ { // the first free name: frames of earlier runs stay
+		path = filepath.Join(l.opt.SaveDir, fmt.Sprintf("view_%04d.png", n))
+		if _, err := os.Lstat(path); os.IsNotExist(err) {
+			break
+		}
+	}
+	err := os.MkdirAll(filepath.Dir(path), 0o755)
+	if err == nil {
+		err = atomicfile.WriteFile(path, func(w io.Writer) error { return png.Encode(w, img) })
+	}
+	if err != nil {
+		l.logf("viewer: saving the frame: %v", err)
+		return
+	}
+	l.mu.Lock()
+	l.saved = append(l.saved, path)
+	l.mu.Unlock()
+	l.logf("viewer: saved %s", path)
+}
