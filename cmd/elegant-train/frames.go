@@ -73,8 +73,8 @@ type planeView struct {
 	genuine func(x []float64) []float64
 }
 
-// newPlaneView returns the view of task, nil when neither -frames nor
-// -view asks for one.
+// newPlaneView returns the view of task, a gmm2d task (the flags' checks
+// refuse the others).
 func newPlaneView(task algos.Task, plan algos.Plan) (*planeView, error) {
 	g := task.(*tasks.GMM2D) // the flags' checks refused the others
 	r, err := tasks.ParseReward(g.Reward, 2)

@@ -223,10 +223,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		live, closeView, err := o.view.open(pv, o.out, stderr)
-		if err != nil {
-			return err
-		}
+		live, closeView := o.view.open(pv, o.out, stderr)
 		defer closeView()
 		watch = bothHooks(o.frames.hooks(pv, b, stderr), live)
 	}

@@ -53,14 +53,14 @@ const snapshotEvery = 200 * time.Millisecond
 // feed it and the function that closes it. Where no window can open (no
 // display, no Vulkan device that presents), it says so in one line on
 // stderr and the run goes on without.
-func (v viewFlags) open(pv *planeView, out string, stderr io.Writer) (algos.Hooks, func(), error) {
+func (v viewFlags) open(pv *planeView, out string, stderr io.Writer) (algos.Hooks, func()) {
 	if !v.on {
-		return algos.Hooks{}, func() {}, nil
+		return algos.Hooks{}, func() {}
 	}
 	d, err := viewer.OpenDisplay("difftune elegant-train", viewer.FrameW, viewer.FrameH, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "elegant-train: -view: %v; the run goes on without a window\n", err)
-		return algos.Hooks{}, func() {}, nil
+		return algos.Hooks{}, func() {}
 	}
 	onClose := func() {}
 	if v.stop {
@@ -96,5 +96,5 @@ func (v viewFlags) open(pv *planeView, out string, stderr io.Writer) (algos.Hook
 			fmt.Fprintf(stderr, "elegant-train: -view: %v\n", err)
 		}
 	}
-	return hooks, closeView, nil
+	return hooks, closeView
 }
