@@ -1,6 +1,10 @@
 package algos
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/difftune/difftune/autograd"
+)
 
 // Event is one line of a training log (metrics.jsonl): a step of some phase
 // of a run.
@@ -8,8 +12,11 @@ type Event struct {
 	Method string `json:"method"`
 	// Run names the run when it differs from the method (ELEGANT at a later
 	// α of a sweep).
-	Run      string  `json:"run,omitempty"`
-	Phase    string  `json:"phase"` // dsm, fit, value, initial, drift, ppo, classifier
+	Run   string `json:"run,omitempty"`
+	Phase string `json:"phase"` // dsm, fit, value, initial, drift, ppo, classifier, seiko
+	// Round is the round of an online method (SEIKO) whose fit logged the
+	// step, from 1; its iterations start over every round.
+	Round    int     `json:"round,omitempty"`
 	Iter     int     `json:"iter"`
 	Loss     Number  `json:"loss"`
 	Reward   Number  `json:"reward,omitempty"`
@@ -24,6 +31,12 @@ type Event struct {
 	// Snapshot is the batch's samples (rows of the task's dimension), set
 	// only when Hooks.Snapshots asks for them; never written to the log.
 	Snapshot []float64 `json:"-"`
+	// Trajectory is the rollout that drew the snapshot: its states at each
+	// step of the grid, from the initial draw (row 0) to the samples (the
+	// last row, equal to Snapshot), each of Snapshot's length. It is set
+	// only with a snapshot, when Hooks.Trajectories asks; never written to
+	// the log.
+	Trajectory [][]float64 `json:"-"`
 }
 
 // Hooks receive what a run reports while it works. Any of them may be nil.
@@ -39,6 +52,10 @@ type Hooks struct {
 	// loop of a run whether that iteration's event should carry the
 	// batch's samples (a viewer subscribes this way).
 	Snapshots func(run string, iter int) bool
+	// Trajectories makes an event that carries a snapshot carry the
+	// rollout's states too (Event.Trajectory), so that a viewer can replay
+	// it. Reading them costs a copy of every state; nothing else changes.
+	Trajectories bool
 	// Pretrained, if set, receives the pre-trained model's evaluation
 	// samples once they are drawn (a viewer draws them behind the
 	// fine-tuned ones). It must not modify them.
@@ -66,8 +83,45 @@ func (h Hooks) Emit(e Event) {
 	}
 }
 
-func (h Hooks) wantSnapshot(run string, iter int) bool {
-	return h.Snapshots != nil && h.Snapshots(run, iter)
+// watched is what the hooks asked of one fine-tuning iteration's batch:
+// its samples, and the states of its rollout when trace is on.
+type watched struct {
+	trace  bool
+	states [][]float64
+}
+
+// watch asks the hooks whether iteration iter of run is watched; nil if not.
+// It must be asked before the iteration's rollout, whose states the
+// result's tracer records.
+func (h Hooks) watch(run string, iter int) *watched {
+	if h.Snapshots == nil || !h.Snapshots(run, iter) {
+		return nil
+	}
+	return &watched{trace: h.Trajectories}
+}
+
+// tracer is a rollout's Trace that copies each state once (a checkpointed
+// segment's recomputation shows the states again); nil when w wants none.
+func (w *watched) tracer() func(k int, x *autograd.Var) {
+	if w == nil || !w.trace {
+		return nil
+	}
+	return func(k int, x *autograd.Var) {
+		if k == len(w.states) {
+			w.states = append(w.states, x.Value.Float64s())
+		}
+	}
+}
+
+// fill sets the event's snapshot, xs, and trajectory, if w asked for them.
+func (w *watched) fill(ev *Event, xs []float64) {
+	if w == nil {
+		return
+	}
+	ev.Snapshot = xs
+	if w.trace {
+		ev.Trajectory = append(w.states, xs)
+	}
 }
 
 // CurvePoint is one fine-tuning iteration of a run: the batch means of r̂

@@ -26,7 +26,10 @@ type Context struct {
 	// samples: the scale of the reward.
 	Spread float64
 	// Seed seeds the fit's networks and noise.
-	Seed  uint64
+	Seed uint64
+	// Round is the round of an online method's fit in progress (SEIKO's,
+	// from 1), stamped on the events it logs; 0 outside rounds.
+	Round int
 	start time.Time
 }
 
@@ -38,6 +41,9 @@ func (c *Context) Log(e Event, total int) {
 		e.Run = c.Run
 	}
 	e.Elapsed = time.Since(c.start).Seconds()
+	if c.Round > 0 {
+		e.Round = c.Round
+	}
 	c.Hooks.Emit(e)
 	if total > 0 {
 		c.Hooks.Tick(c.Run+" "+e.Phase, e.Iter+1, total)

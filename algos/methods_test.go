@@ -3,6 +3,7 @@ package algos
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/difftune/difftune/autograd"
@@ -272,7 +273,7 @@ func TestTrajectoriesReplayNoise(t *testing.T) {
 	pre := &Pretrained{VP: sde.DefaultVP, Steps: 7, Dim: 2, Eps: eps}
 	ft := &FineTuned{Pre: pre, Init: sde.InitialLaw{Steps: 1}, Control: ctrl}
 	const n = 6
-	tr := sampleTrajectories(b, ft, n, &sde.Streams{Seed: 9})
+	tr := sampleTrajectories(b, ft, n, &sde.Streams{Seed: 9}, nil)
 	grid := pre.Grid()
 	x, u, e := tr.x.Float64s(), tr.u.Float64s(), tr.e.Float64s()
 	xT := tr.xT.Float64s()
@@ -336,6 +337,61 @@ func TestShrinkValue(t *testing.T) {
 			t.Errorf("noise: shrink %v, fit spread %v (want a constant)", shrink, spread)
 		case c.signal == 1 && (shrink < 0.9 || spread < 0.8):
 			t.Errorf("signal: shrink %v, fit spread %v", shrink, spread)
+		}
+	}
+}
+
+// TestWatchedTrajectories: with Hooks.Snapshots and Trajectories, the
+// watched iterations' events carry the batch and its rollout's Steps + 1
+// states (the last the snapshot, none the same as the next), also through
+// checkpointed segments (recomputed in the backward pass) and detached
+// steps; and the fit logs the same numbers, bit for bit, as without them.
+func TestWatchedTrajectories(t *testing.T) {
+	b := tensor.CPU()
+	eps := nn.NewTimeMLP(&nn.Init{Backend: b, DType: tensor.Float32, Seed: 2}, 2, 8, 2, tensor.ActSiLU, 16)
+	nn.SetTrainable(eps, false)
+	pre := &Pretrained{VP: sde.DefaultVP, Steps: 5, Dim: 2, Eps: eps}
+	const batch = 4
+	for _, m := range []*Unregularized{
+		{Drift: DriftOptions{Iters: 4, Batch: batch, LR: 1e-2, Segment: 2}},
+		{Drift: DriftOptions{Iters: 4, Batch: batch, LR: 1e-2}, Truncated: true, LastK: 2},
+	} {
+		fit := func(h Hooks) []Event {
+			var evs []Event
+			h.Log = func(e Event) { evs = append(evs, e) }
+			ctx := &Context{Env: Env{Backend: b, Hooks: h}, Task: stubTask{reward: sumReward{}}, Pre: pre, Run: "nokl", Method: "nokl", Seed: 1}
+			if _, err := m.Fit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return evs
+		}
+		plain := fit(Hooks{})
+		watched := fit(Hooks{Snapshots: func(_ string, iter int) bool { return iter%2 == 1 }, Trajectories: true})
+		if len(plain) != len(watched) || len(plain) != m.Drift.Iters {
+			t.Fatalf("%d and %d events, want %d", len(plain), len(watched), m.Drift.Iters)
+		}
+		for i, e := range watched {
+			p := plain[i]
+			if e.Loss != p.Loss || e.GradNorm != p.GradNorm || e.Reward != p.Reward || p.Snapshot != nil || p.Trajectory != nil {
+				t.Errorf("truncated %v, iteration %d: watched loss %v grad %v, plain %v %v", m.Truncated, i, e.Loss, e.GradNorm, p.Loss, p.GradNorm)
+			}
+			if e.Iter%2 == 0 {
+				if e.Snapshot != nil || e.Trajectory != nil {
+					t.Errorf("iteration %d was not asked for, yet carries a snapshot", e.Iter)
+				}
+				continue
+			}
+			if len(e.Snapshot) != batch*2 || len(e.Trajectory) != pre.Steps+1 {
+				t.Fatalf("iteration %d: snapshot of %d, %d states; want %d and %d", e.Iter, len(e.Snapshot), len(e.Trajectory), batch*2, pre.Steps+1)
+			}
+			if !slices.Equal(e.Trajectory[pre.Steps], e.Snapshot) {
+				t.Errorf("iteration %d: the last state is not the snapshot", e.Iter)
+			}
+			for k, x := range e.Trajectory[:pre.Steps] {
+				if len(x) != batch*2 || slices.Equal(x, e.Trajectory[k+1]) {
+					t.Errorf("iteration %d: state %d of %d values, the same as the next: %v", e.Iter, k, len(x), slices.Equal(x, e.Trajectory[k+1]))
+				}
+			}
 		}
 	}
 }

@@ -141,8 +141,10 @@ func (ft *FineTuned) fitDriftGoal(ctx *Context, g driftGoal, o DriftOptions, det
 		autograd.NoGrad(func() {
 			x0, _ = ft.Init.Sample(ctx.Backend, tensor.Float32, o.Batch, pre.Dim, rng.Seed, rng.Next())
 		})
+		watch := ctx.Hooks.watch(ctx.Run, it)
 		roll := ft.rollout(o.Segment)
 		roll.DetachBefore = detach()
+		roll.Trace = watch.tracer()
 		if g.Ref != nil {
 			roll.Ref = g.Ref
 		}
@@ -157,7 +159,7 @@ func (ft *FineTuned) fitDriftGoal(ctx *Context, g driftGoal, o DriftOptions, det
 		l := loss.Value.Item()
 		ev := Event{Phase: "drift", Iter: it, Loss: Number(l), LR: opt.LR(it),
 			Reward: Number(Mean(r.Value.Float64s())), KL: Number(Mean(res.KL.Value.Float64s()))}
-		monitorBatch(ctx, &ev, res.X.Value)
+		monitorBatch(ctx, &ev, res.X.Value, watch)
 		if res.KLRef != nil {
 			if ev.Extra == nil {
 				ev.Extra = map[string]Number{}
@@ -194,13 +196,11 @@ func (ft *FineTuned) fitDriftGoal(ctx *Context, g driftGoal, o DriftOptions, det
 }
 
 // monitorBatch adds the task's monitors of a training batch to an event,
-// and the batch itself when the hooks ask for a snapshot.
-func monitorBatch(ctx *Context, ev *Event, x *tensor.Tensor) {
+// and what the hooks asked to watch of it (Hooks.watch).
+func monitorBatch(ctx *Context, ev *Event, x *tensor.Tensor, w *watched) {
 	xs := x.Float64s()
 	ev.Extra = ctx.Task.Monitor(xs)
-	if ctx.Hooks.wantSnapshot(ctx.Run, ev.Iter) {
-		ev.Snapshot = xs
-	}
+	w.fill(ev, xs)
 }
 
 // Checkpointer keeps the state of a run's fit between iterations, so that a

@@ -123,11 +123,12 @@ func fitPPO(ctx *Context, c PPOOptions, controlAlpha float64) (*FineTuned, error
 	grid := pre.Grid()
 	n, steps := c.Batch, grid.Steps
 	for it := range c.Iters {
-		tr := sampleTrajectories(b, ft, n, rng)
+		watch := ctx.Hooks.watch(ctx.Run, it)
+		tr := sampleTrajectories(b, ft, n, rng, watch.tracer())
 		var rv []float64
 		autograd.NoGrad(func() { rv = reward.Eval(autograd.Const(tr.xT)).Value.Float64s() })
 		ev := Event{Phase: "ppo", Iter: it, LR: c.LR, Reward: Number(Mean(rv)), KL: Number(Mean(tr.kl))}
-		monitorBatch(ctx, &ev, tr.xT)
+		monitorBatch(ctx, &ev, tr.xT, watch)
 		if !ev.Reward.Finite() {
 			ft.DivergedAt = it
 			ctx.Log(ev, c.Iters)
@@ -198,13 +199,19 @@ type trajectories struct {
 // sampleTrajectories rolls out the fine-tuned sampler's control from
 // N(0, I) without recording, keeping every state. The noise of step k is
 // √(βΔt)·ξ with ξ the step's Philox draw (sde.Streams: step k of a rollout
-// draws from draw + k), so it is drawn again rather than stored.
-func sampleTrajectories(b tensor.Backend, ft *FineTuned, n int, rng *sde.Streams) trajectories {
+// draws from draw + k), so it is drawn again rather than stored. trace, if
+// set, sees the states too.
+func sampleTrajectories(b tensor.Backend, ft *FineTuned, n int, rng *sde.Streams, trace func(int, *autograd.Var)) trajectories {
 	pre := ft.Pre
 	grid, d := pre.Grid(), pre.Dim
 	states := make([]*tensor.Tensor, grid.Steps)
 	roll := ft.rollout(0)
-	roll.Trace = func(k int, x *autograd.Var) { states[k] = x.Value }
+	roll.Trace = func(k int, x *autograd.Var) {
+		states[k] = x.Value
+		if trace != nil {
+			trace(k, x)
+		}
+	}
 	var tr trajectories
 	autograd.NoGrad(func() {
 		x0 := tensor.RandNormal(b, tensor.Float32, rng.Seed, rng.Next(), n, d)

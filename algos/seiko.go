@@ -244,10 +244,12 @@ func (m *Seiko) Fit(ctx *Context) (*Fitted, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s round %d: %w", ctx.Method, i+1, err)
 		}
-		fitCtx := ctx
+		round := *ctx
+		round.Round = i + 1
+		fitCtx := &round
 		if m.Variant == "mss" {
 			at, note := impulseTimes(b, ft, reward, o.K, o.Select, drift.Batch, mssRng)
-			if fitCtx, err = impulseContext(ctx, at); err != nil {
+			if fitCtx, err = impulseContext(fitCtx, at); err != nil {
 				return nil, err
 			}
 			desc += fmt.Sprintf(", impulses at s = %s%s", describeTimes(at), note)

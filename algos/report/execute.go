@@ -41,8 +41,8 @@ type Options struct {
 	CheckpointEvery int
 	Stdout, Stderr  io.Writer
 	// Observe, if its hooks are set, also watches the run: Log receives
-	// every logged event after the run directory has, Snapshots and
-	// Pretrained are passed on (a viewer; algos.Hooks). It must not change
+	// every logged event after the run directory has, Snapshots,
+	// Trajectories and Pretrained are passed on (a viewer; algos.Hooks). It must not change
 	// what it is given.
 	Observe algos.Hooks
 }
@@ -189,7 +189,7 @@ func executeOnce(o Options) (*algos.Result, error) {
 	}
 	store := &runStore{d: d, task: o.Task, notice: bars.Notice, every: o.CheckpointEvery}
 	hooks := algos.Hooks{Log: store.log, Progress: bars.Update, Notice: bars.Notice,
-		Snapshots: o.Observe.Snapshots, Pretrained: o.Observe.Pretrained}
+		Snapshots: o.Observe.Snapshots, Trajectories: o.Observe.Trajectories, Pretrained: o.Observe.Pretrained}
 	if watch := o.Observe.Log; watch != nil {
 		hooks.Log = func(e algos.Event) {
 			store.log(e)

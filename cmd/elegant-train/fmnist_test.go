@@ -95,17 +95,19 @@ func readImagesNPY(t *testing.T, path string) ([]int, []float32) {
 	return shape, v
 }
 
-// TestFMNISTQuick runs the image task's methods on its -quick preset and
-// checks the outputs: the samples as n × 28 × 28 pixels in [0, 1], their
+// TestFMNISTQuick runs the image task's methods on its -quick preset (with
+// -frames of the first iteration) and checks the outputs: the samples as n × 28 × 28 pixels in [0, 1], their
 // grids, the classifiers' accuracies and the pre-trained model's class
 // histogram, every metric finite.
 func TestFMNISTQuick(t *testing.T) {
 	needFMNIST(t)
 	out, cache := t.TempDir(), t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"-task", "fmnist", "-quick", "-out", out, "-cache", cache}, &stdout, &stderr); err != nil {
+	frames := filepath.Join(out, "frames")
+	if err := run([]string{"-task", "fmnist", "-quick", "-out", out, "-cache", cache, "-frames", frames, "-frames-every", "1000"}, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
+	checkFrame(t, filepath.Join(frames, "frame_elegant_00000.png"))
 	runs := []string{"pretrained", "elegant", "nokl", "truncation", "rcgdm"}
 	files := []string{"summary.json", "results.md", "samples.png", "curve_elegant.png", "curve_nokl.png", "curve_truncation.png"}
 	for _, r := range runs {

@@ -46,22 +46,28 @@ func TestFramesWritesPNGsAndChangesNothing(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Fatalf("-frames wrote %v, want %v", names, want)
 	}
-	f, err := os.Open(filepath.Join(frames, want[1]))
+	checkFrame(t, filepath.Join(frames, want[1]))
+}
+
+// checkFrame checks that path is a PNG frame of the viewer's size.
+func checkFrame(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	img, err := png.Decode(f)
 	if err != nil {
-		t.Fatalf("%s: %v", want[1], err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	if b := img.Bounds(); b.Dx() != viewer.FrameW || b.Dy() != viewer.FrameH {
-		t.Errorf("frame of %v, want %d×%d", b, viewer.FrameW, viewer.FrameH)
+		t.Errorf("%s: a frame of %v, want %d×%d", path, b, viewer.FrameW, viewer.FrameH)
 	}
 }
 
-// TestFramesFlagErrors: -frames on another task, with -seeds, into a file,
-// or every 0 iterations is a usage error found before -out is created.
+// TestFramesFlagErrors: -frames with -seeds, into a file, or every 0
+// iterations is a usage error found before -out is created.
 func TestFramesFlagErrors(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
@@ -73,7 +79,6 @@ func TestFramesFlagErrors(t *testing.T) {
 		args []string
 		says string
 	}{
-		{[]string{"-task", "tfbind8", "-frames", dir}, "only implemented for -task gmm2d"},
 		{[]string{"-frames", dir, "-frames-every", "0"}, "-frames-every"},
 		{[]string{"-frames", dir, "-seeds", "1,2"}, "-seeds"},
 		{[]string{"-frames", file}, "is a file"},

@@ -28,6 +28,7 @@ import (
 	_ "github.com/difftune/difftune/algos/tasks" // registers the tasks
 	"github.com/difftune/difftune/cmd/internal/cli"
 	"github.com/difftune/difftune/cmd/internal/viewer"
+	"github.com/difftune/difftune/cmd/internal/watch"
 	"github.com/difftune/difftune/tensor"
 )
 
@@ -48,8 +49,7 @@ type options struct {
 	seed                                            uint64
 	quick                                           bool
 	dir                                             cli.RunDirFlags
-	frames                                          framesFlags
-	view                                            viewFlags
+	watch                                           watch.Flags
 	set                                             map[string]bool
 }
 
@@ -72,8 +72,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.cache, "cache", cli.DefaultCache(), "directory of cached models (empty: no cache)")
 	fs.BoolVar(&o.quick, "quick", false, "the task's small preset for smoke tests; flags given still win")
 	o.dir.Register(fs, "-out")
-	o.frames.register(fs)
-	o.view.register(fs)
+	o.watch.Register(fs)
 	fs.Float64Var(&o.maxMemory, "max-memory", 0, "GiB a run may expect to hold: a larger -batch or -eval-samples is refused (0: 80% of the physical memory)")
 }
 
@@ -207,29 +206,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := o.dir.Check(); err != nil {
 		return err
 	}
-	if err := o.frames.check(task, seeds); err != nil {
-		return err
-	}
-	if err := o.view.check(task); err != nil {
+	if err := o.watch.Check(task, seeds); err != nil {
 		return err
 	}
 	b, err := cli.OpenDevice(o.device)
 	if err != nil {
 		return err
 	}
-	var watch algos.Hooks
-	if o.frames.dir != "" || o.view.on {
-		pv, err := newPlaneView(task, plan)
-		if err != nil {
-			return err
-		}
-		live, closeView := o.view.open(pv, o.out, stderr)
-		defer closeView()
-		watch = bothHooks(o.frames.hooks(pv, b, stderr), live)
+	observe, endWatch, err := o.watch.Open("elegant-train", task, plan, b, o.out, stderr)
+	if err != nil {
+		return err
 	}
+	defer endWatch()
 	err = report.Execute(report.Options{Task: task, Plan: plan, Backend: b, Cache: o.cache, Out: o.out, Seeds: seeds,
 		Force: o.dir.Force, Restart: !o.dir.Resume, MaxMemory: o.maxMemory * (1 << 30),
-		CheckpointEvery: o.dir.CheckpointEvery, Stdout: stdout, Stderr: stderr, Observe: watch})
+		CheckpointEvery: o.dir.CheckpointEvery, Stdout: stdout, Stderr: stderr, Observe: observe})
 	if bad := (report.InputError{}); errors.As(err, &bad) {
 		return usageError{Err: bad.Err}
 	}

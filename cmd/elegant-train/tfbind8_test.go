@@ -58,16 +58,19 @@ func TestTFBind8FlagErrors(t *testing.T) {
 	}
 }
 
-// TestTFBind8Quick runs every method on the -quick preset and checks the
-// outputs' shape, and that ELEGANT's genuine reward beats the pre-trained
+// TestTFBind8Quick runs every method on the -quick preset (with -frames of
+// the first iteration) and checks the outputs' shape, and that ELEGANT's genuine reward beats the pre-trained
 // model's at an α whose target gain is clearly above the evaluation noise.
 func TestTFBind8Quick(t *testing.T) {
 	out, cache := t.TempDir(), t.TempDir()
-	args := []string{"-task", "tfbind8", "-quick", "-out", out, "-cache", cache}
+	frames := filepath.Join(out, "frames")
+	args := []string{"-task", "tfbind8", "-quick", "-out", out, "-cache", cache, "-frames", frames, "-frames-every", "1000"}
 	var stdout, stderr bytes.Buffer
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
+	checkFrame(t, filepath.Join(frames, "frame_elegant_00000.png"))
+	checkFrame(t, filepath.Join(frames, "frame_ppokl_00000.png"))
 	runs := []string{"pretrained", "elegant", "nokl", "truncation", "random", "guidance", "ppokl"}
 	files := []string{"config.json", "metrics.jsonl", "summary.json", "results.md", "hist_genuine.png",
 		"checkpoints/elegant_control.safetensors", "checkpoints/elegant_initial_law.safetensors", "checkpoints/ppokl_control.safetensors"}

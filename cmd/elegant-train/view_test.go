@@ -16,6 +16,7 @@ import (
 	"github.com/difftune/difftune/cmd/internal/runtest"
 	"github.com/difftune/difftune/cmd/internal/viewer"
 	"github.com/difftune/difftune/cmd/internal/viewer/xvfb"
+	"github.com/difftune/difftune/cmd/internal/watch"
 )
 
 // viewArgs is a small gmm2d job.
@@ -25,8 +26,9 @@ func viewArgs(cache string) []string {
 }
 
 // TestViewShowsFramesAndChangesNothing runs a small gmm2d job with -view
-// under Xvfb and without: the window drew frames, and the summary and
-// metrics.jsonl are identical (but for wall times) to the plain run's.
+// under Xvfb and without: the window drew frames and was offered the
+// rollouts behind them (their states copied for a replay), and the summary
+// and metrics.jsonl are identical (but for wall times) to the plain run's.
 func TestViewShowsFramesAndChangesNothing(t *testing.T) {
 	srv := xvfb.Start(t, 800, 600)
 	t.Setenv("DISPLAY", srv.Display)
@@ -37,8 +39,8 @@ func TestViewShowsFramesAndChangesNothing(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 	var live *viewer.Live
-	viewStarted = func(l *viewer.Live) { live = l }
-	defer func() { viewStarted = nil }()
+	watch.Started = func(l *viewer.Live) { live = l }
+	defer func() { watch.Started = nil }()
 	stderr.Reset()
 	if err := run(append(viewArgs(cache), "-out", watched, "-view"), &bytes.Buffer{}, &stderr); err != nil {
 		t.Fatalf("run -view: %v\n%s", err, stderr.String())
@@ -52,14 +54,16 @@ func TestViewShowsFramesAndChangesNothing(t *testing.T) {
 	if live.Shown() == 0 {
 		t.Error("the window drew no frame")
 	}
-	t.Logf("the window drew %d frames", live.Shown())
+	if live.Rollouts() == 0 {
+		t.Error("no rollout was offered for replay")
+	}
+	t.Logf("the window drew %d frames and was offered %d rollouts", live.Shown(), live.Rollouts())
 	runtest.SameSummary(t, filepath.Join(watched, "summary.json"), filepath.Join(plain, "summary.json"))
 	runtest.SameSteps(t, filepath.Join(watched, "metrics.jsonl"), filepath.Join(plain, "metrics.jsonl"))
 }
 
 // TestViewWithoutDisplay: -view without a display says so in one line and
-// the run goes on; -view-stop alone and -view on another task are usage
-// errors.
+// the run goes on; -view-stop alone is a usage error.
 func TestViewWithoutDisplay(t *testing.T) {
 	t.Setenv("DISPLAY", "")
 	t.Setenv("WAYLAND_DISPLAY", "")
@@ -86,7 +90,6 @@ func TestViewWithoutDisplay(t *testing.T) {
 		says string
 	}{
 		{[]string{"-view-stop"}, "-view-stop needs -view"},
-		{[]string{"-task", "tfbind8", "-view"}, "only implemented for -task gmm2d"},
 	} {
 		err := run(append(c.args, "-out", filepath.Join(t.TempDir(), "never"), "-cache", ""), &bytes.Buffer{}, &bytes.Buffer{})
 		var ue usageError

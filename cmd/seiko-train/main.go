@@ -7,6 +7,7 @@
 //	seiko-train -task tfbind8 -variant ucb,greedy -budget 2048
 //	seiko-train -task tfbind8 -seeds 1,2,3 -out runs/seiko_tf3
 //	seiko-train -quick                                 # the CI preset
+//	seiko-train -variant ucb -view                     # watch the samples move, round by round
 //
 // Outputs in -out (package algos/report): config.json, metrics.jsonl,
 // summary.json (each variant's oracle_queries, reward_genuine and curve of
@@ -21,6 +22,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,13 +31,19 @@ import (
 	"github.com/difftune/difftune/algos/report"
 	_ "github.com/difftune/difftune/algos/tasks" // registers the tasks
 	"github.com/difftune/difftune/cmd/internal/cli"
+	"github.com/difftune/difftune/cmd/internal/viewer"
+	"github.com/difftune/difftune/cmd/internal/watch"
 	"github.com/difftune/difftune/tensor"
 )
 
 // usageError is a bad flag or value: one line, exit status 2.
 type usageError = cli.UsageError
 
-func main() { cli.Main("seiko-train", run) }
+func main() { viewer.RunMain(func() { cli.Main("seiko-train", run) }) }
+
+// The window of -view wants the window system's calls on the main thread
+// (viewer.RunMain).
+func init() { runtime.LockOSThread() }
 
 // options are the flags that every task takes.
 type options struct {
@@ -45,6 +53,7 @@ type options struct {
 	beta, noise                                                float64
 	seed                                                       uint64
 	quick, force, resume                                       bool
+	watch                                                      watch.Flags
 	set                                                        map[string]bool
 }
 
@@ -69,6 +78,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.quick, "quick", false, "the task's small preset for smoke tests; flags given still win")
 	fs.BoolVar(&o.force, "force", false, "replace a run of another configuration in -out (without it, such a run is refused)")
 	fs.BoolVar(&o.resume, "resume", true, "resume a stopped run of the same configuration in -out, reusing its finished runs; false starts it over")
+	o.watch.Register(fs)
 }
 
 // parse reads the flags into options, the task and the plan.
@@ -213,12 +223,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return usageError{Err: err}
 		}
 	}
+	if err := o.watch.Check(task, seeds); err != nil {
+		return err
+	}
 	b, err := cli.OpenDevice(o.device)
 	if err != nil {
 		return err
 	}
+	observe, endWatch, err := o.watch.Open("seiko-train", task, plan, b, o.out, stderr)
+	if err != nil {
+		return err
+	}
+	defer endWatch()
 	err = report.Execute(report.Options{Task: task, Plan: plan, Backend: b, Cache: o.cache, Out: o.out, Seeds: seeds,
-		Force: o.force, Restart: !o.resume, Stdout: stdout, Stderr: stderr})
+		Force: o.force, Restart: !o.resume, Stdout: stdout, Stderr: stderr, Observe: observe})
 	if bad := (report.InputError{}); errors.As(err, &bad) {
 		return usageError{Err: bad.Err}
 	}

@@ -18,7 +18,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{"-variant", "ppo"}, {"-variant", "ucb,ucb"}, {"-rounds", "0"}, {"-budget", "1"}, {"-batch-schedule", "256,x"},
 		{"-batch-schedule", "1"}, {"-alpha", "0"}, {"-alpha", "NaN"}, {"-beta", "-1"}, {"-noise", "Inf"}, {"-task", "mnist"},
 		{"-seeds", "1,1"}, {"-seed", "2", "-seeds", "1,3"}, {"-nosuchflag"}, {"extra"}, {"-iters", "-1"}, {"-eval-samples", "1"},
-		{"-k", "0"}, {"-mss-select", "first"}, {"-oracle", "bump:5,0,0.3"}, {"-oracle", "bump:5,0,-1,5"}, {"-task", "tfbind8", "-pretrain-half", "top"},
+		{"-k", "0"}, {"-mss-select", "first"}, {"-view-stop"}, {"-frames", "x", "-frames-every", "0"}, {"-oracle", "bump:5,0,0.3"}, {"-oracle", "bump:5,0,-1,5"}, {"-task", "tfbind8", "-pretrain-half", "top"},
 	} {
 		err := run(args, &bytes.Buffer{}, &bytes.Buffer{})
 		var ue usageError

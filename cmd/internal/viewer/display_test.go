@@ -237,8 +237,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // TestLiveKeys: the live viewer draws what is offered; s saves the frame
 // shown (the PNG is the offscreen reference's image); space freezes the
-// display and a second space resumes it with the latest frame offered; q
-// closes the window, calls OnClose, and later offers are dropped.
+// display and a second space resumes it with the latest frame offered; r
+// replays the rollout offered, every state of a short one, and the frames
+// offered meanwhile wait for its end; q closes the window, calls OnClose,
+// and later offers are dropped.
 func TestLiveKeys(t *testing.T) {
 	d, srv := openTestDisplay(t)
 	dir := t.TempDir()
@@ -282,6 +284,24 @@ func TestLiveKeys(t *testing.T) {
 	waitFor(t, "the frame after the pause", func() bool { return l.Shown() == 2 })
 	screenShows(t, d, srv, RenderCPU(second))
 
+	press(d, KeyReplay) // nothing to replay yet
+	waitFor(t, "the viewer to say so", func() bool { return strings.Contains(log.String(), "no rollout to replay") })
+	states := make([]*DrawList, 7)
+	for k := range states {
+		states[k] = testPlane().Frame(gaussians(rng, 100, float64(k)-3, 0, 0.3), fmt.Sprintf("REPLAY %d", k))
+	}
+	l.OfferReplay(len(states), func(k int) *DrawList { return states[k] })
+	press(d, KeyReplay)
+	time.Sleep(100 * time.Millisecond) // the viewer takes the key
+	third := frame()
+	l.Offer(func() *DrawList { return third })
+	waitFor(t, "the replay", func() bool { return l.Replayed() == len(states) })
+	waitFor(t, "the frame offered during the replay", func() bool { return l.Shown() == 3 })
+	screenShows(t, d, srv, RenderCPU(third))
+	if got := (replay{n: 1000}).steps(); len(got) != replayFrames || got[0] != 0 || got[len(got)-1] != 999 {
+		t.Errorf("a replay of 1000 states shows %d of them, from %d to %d; want %d from 0 to 999", len(got), got[0], got[len(got)-1], replayFrames)
+	}
+
 	press(d, KeyQuit)
 	select {
 	case <-closed:
@@ -292,8 +312,8 @@ func TestLiveKeys(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := l.Shown(); n != 2 {
-		t.Errorf("after q the viewer drew %d frames, want 2", n)
+	if n := l.Shown(); n != 3 {
+		t.Errorf("after q the viewer drew %d frames, want 3", n)
 	}
 	if !strings.Contains(log.String(), "saved "+l.Saved()[0]) {
 		t.Errorf("the log does not name the saved frame: %q", log.String())

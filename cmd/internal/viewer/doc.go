@@ -8,15 +8,18 @@
 // splat's pixel mapping is float32 without fused multiply-adds, and all
 // blending is integer arithmetic (TestViewVulkanMatchesReference).
 //
-// Plane is the gmm2d view: the current samples as points over a heat map
-// of a density (the exact target's, computed once), the pre-trained
-// samples faint behind them, and a status line.
+// On a draw list: NewFrame starts the standard 640 × 480 frame with its
+// status lines; Plane draws 2-D samples as points over a heat map of a
+// density (computed once) with the pre-trained samples faint behind them;
+// Histogram, Logo (a sequence logo) and Grid (greyscale images) are the
+// other charts. Package cmd/internal/watch composes them into each task's
+// view.
 //
 // Display is the window (glfw, on the main thread: RunMain): its frames are
 // drawn by the kernels on a Vulkan backend opened with the window's surface
 // and presented through that backend's swapchain. Live feeds a Display
 // from a run on a goroutine of its own, within a budget of the wall time,
-// and handles the keys. Builds with -tags noview (no X11 headers) or
+// and handles the keys (pause, save, replay of the last rollout, quit). Builds with -tags noview (no X11 headers) or
 // without cgo have no Display: OpenDisplay says so.
 //
 // Invariants and panics: frame sizes are 1 to 16384 pixels a side; image

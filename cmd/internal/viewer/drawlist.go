@@ -75,6 +75,13 @@ func (d *DrawList) Text(x, y, scale int, s string, c color.RGBA) int {
 	return x
 }
 
+// Glyph paints the glyph of ch stretched over r (nearest sampling of the
+// font's cells) in c, its alpha the opacity; r must lie inside the frame.
+func (d *DrawList) Glyph(r image.Rectangle, ch rune, c color.RGBA) {
+	d.inside("glyph", r)
+	d.item(shaders.ViewGlyph, r, rgba(c), glyphOf(ch), 0)
+}
+
 // TextWidth is the width in pixels that Text gives s at scale.
 func TextWidth(s string, scale int) int {
 	n := 0

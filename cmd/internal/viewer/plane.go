@@ -7,22 +7,9 @@ import (
 	"math"
 )
 
-// The layout of a Plane frame: 640 × 480, two status lines of 2× text at
-// the top, a square plot below them.
-const (
-	FrameW, FrameH = 640, 480
-	plotSide       = 432
-	textScale      = 2
-)
-
-// Colours of a Plane frame.
-var (
-	background   = color.RGBA{12, 12, 16, 255}
-	textColour   = color.RGBA{235, 235, 235, 255}
-	borderColour = color.RGBA{90, 90, 100, 255}
-	preColour    = color.RGBA{200, 200, 200, 40} // faint: one hit covers 16 %
-	curColour    = color.RGBA{80, 230, 255, 220} // the current samples
-)
+// plotSide is the side of a Plane's square plot, at the bottom of the
+// frame's Body.
+const plotSide = 432
 
 // Plane draws 2-D samples as points over a heat map of a density: the view
 // of gmm2d. The heat map is computed once, by NewPlane.
@@ -83,10 +70,7 @@ func (p *Plane) Frame(x []float64, status ...string) *DrawList {
 	if len(x)%2 != 0 {
 		panic(fmt.Sprintf("viewer: %d coordinates are not rows of 2", len(x)))
 	}
-	d := NewDrawList(FrameW, FrameH, background)
-	for i, s := range status {
-		d.Text(8, 6+i*(glyphH+2)*textScale, textScale, s, textColour)
-	}
+	d := NewFrame(status...)
 	d.Rect(p.plot.Inset(-1), borderColour)
 	d.Image(p.plot, p.heat)
 	if len(p.pre) > 0 {

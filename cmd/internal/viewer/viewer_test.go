@@ -73,7 +73,7 @@ func randomList(rng *rand.Rand, w, h int) *DrawList {
 func TestViewVulkanMatchesReference(t *testing.T) {
 	b := vulkan(t)
 	rng := rand.New(rand.NewPCG(1, 2))
-	lists := []*DrawList{testPlane().Frame(gaussians(rng, 2000, 1.5, -0.5, 1), "ELEGANT ITER 00005", "R^ 1.234  KL 0.5")}
+	lists := []*DrawList{testPlane().Frame(gaussians(rng, 2000, 1.5, -0.5, 1), "ELEGANT ITER 00005", "R^ 1.234  KL 0.5"), chartsFrame(rng)}
 	for _, size := range [][2]int{{203, 157}, {64, 64}, {1, 9}, {640, 480}} {
 		for range 3 {
 			lists = append(lists, randomList(rng, size[0], size[1]))
@@ -286,6 +286,12 @@ func TestBadInputsPanic(t *testing.T) {
 		"odd pretrained":        func() { testPlane().SetPretrained([]float64{1, 2, 3}) },
 		"odd current samples":   func() { testPlane().Frame([]float64{1}) },
 		"plane of empty window": func() { NewPlane(Window{0, 0, 0, 1}, func(x, y float64) float64 { return 1 }) },
+		"glyph outside":         func() { d.Glyph(image.Rect(5, 5, 11, 8), 'A', color.RGBA{}) },
+		"histogram of 0 bins":   func() { Histogram(d, d.Bounds(), 0, 1, 0) },
+		"histogram of no range": func() { Histogram(d, d.Bounds(), 1, 1, 3) },
+		"logo, short counts":    func() { Logo(d, d.Bounds(), "AC", []color.RGBA{{}, {}}, [][]int{{1}}) },
+		"logo, few colours":     func() { Logo(d, d.Bounds(), "AC", []color.RGBA{{}}, [][]int{{1, 2}}) },
+		"grid of part images":   func() { Grid(d, d.Bounds(), 2, 2, []float64{1, 2, 3}) },
 	} {
 		func() {
 			defer func() {

@@ -1,0 +1,199 @@
+package watch
+
+import (
+	"errors"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/difftune/difftune/algos"
+	"github.com/difftune/difftune/algos/tasks"
+	"github.com/difftune/difftune/cmd/internal/cli"
+	"github.com/difftune/difftune/cmd/internal/viewer"
+)
+
+// otherTask is a task without a view.
+type otherTask struct{ algos.Task }
+
+func (otherTask) Name() string { return "other" }
+
+// TestCheck: the flags' misuses are usage errors that say what to do.
+func TestCheck(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gmm := tasks.NewGMM2D(true)
+	for _, c := range []struct {
+		f     Flags
+		task  algos.Task
+		seeds []uint64
+		says  string
+	}{
+		{Flags{Stop: true}, gmm, nil, "-view-stop needs -view"},
+		{Flags{View: true}, otherTask{}, nil, "-task fmnist, gmm2d, tfbind8, not other"},
+		{Flags{Frames: t.TempDir(), Every: 0}, gmm, nil, "-frames-every must be ≥ 1"},
+		{Flags{Frames: t.TempDir(), Every: 1}, gmm, []uint64{1, 2}, "-seeds"},
+		{Flags{Frames: file, Every: 1}, gmm, nil, "is a file"},
+	} {
+		err := c.f.Check(c.task, c.seeds)
+		var ue cli.UsageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%+v: %v, want a usage error saying %q", c.f, err, c.says)
+		}
+	}
+	for _, f := range []Flags{{}, {View: true, Stop: true}, {Frames: t.TempDir(), Every: 3}} {
+		if err := f.Check(gmm, nil); err != nil {
+			t.Errorf("%+v: %v", f, err)
+		}
+	}
+	if got := frameName(algos.Event{Method: "seiko-ucb", Round: 3, Iter: 7}); got != "frame_seiko-ucb_r3_00007.png" {
+		t.Errorf("a frame of round 3 is %s", got)
+	}
+	if got := frameName(algos.Event{Method: "elegant", Run: "elegant-a2", Iter: 12}); got != "frame_elegant-a2_00012.png" {
+		t.Errorf("a frame of run elegant-a2 is %s", got)
+	}
+}
+
+// lit counts the pixels of img in r whose colour is c.
+func lit(img *image.RGBA, r image.Rectangle, c color.RGBA) int {
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if img.RGBAAt(x, y) == c {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestSequenceView: a batch of one sequence draws a logo of that
+// sequence's letters only, each column full height, and its histogram
+// bar in the bin of its y, over the pre-trained model's bars.
+func TestSequenceView(t *testing.T) {
+	task := tasks.NewTFBind8(true)
+	if err := task.Load(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := newSequenceView(task, algos.Plan{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := task.LandscapeData().Y
+	best := 0
+	for i := range y {
+		if y[i] > y[best] {
+			best = i
+		}
+	}
+	v.SetPretrained(tasks.OneHots([]int{0, 1, 2, 3, 4, 5, 6, 7}))
+	img := viewer.RenderCPU(v.Frame(algos.Event{Method: "elegant", Phase: "drift", Snapshot: tasks.OneHots(slices.Repeat([]int{best}, 10))}))
+	seq := tasks.SeqString(best)
+	for i := range tasks.SeqLen {
+		col := image.Rect(logoRect.Min.X+i*logoRect.Dx()/tasks.SeqLen, logoRect.Min.Y, logoRect.Min.X+(i+1)*logoRect.Dx()/tasks.SeqLen, logoRect.Max.Y)
+		for a, c := range letters {
+			n := lit(img, col, c)
+			if want := tasks.Alphabet[a] == seq[i]; (n > 0) != want {
+				t.Errorf("logo position %d (%c): %d pixels of %c's colour", i+1, seq[i], n, tasks.Alphabet[a])
+			}
+		}
+		top := image.Rect(col.Min.X, col.Min.Y, col.Max.X, col.Min.Y+4)
+		if lit(img, top, letters[strings.IndexByte(tasks.Alphabet, seq[i])]) == 0 {
+			t.Errorf("logo position %d is not full height", i+1)
+		}
+	}
+	// The best sequence's y is the range's top: the last bin, full height
+	// (all ten samples in it), and no current bar elsewhere.
+	last := image.Rect(histRect.Min.X+(histBins-1)*histRect.Dx()/histBins, histRect.Min.Y, histRect.Max.X-1, histRect.Min.Y+3)
+	if n := lit(img, last, color.RGBA{24, 24, 30, 255}); n != 0 {
+		t.Errorf("the top of the last bin shows %d background pixels, want a full bar", n)
+	}
+	// The current samples' colour is in the last bin only; the
+	// pre-trained sequences (AAAAAAAA… of low y) rise as a step line
+	// elsewhere.
+	lastBin := image.Rect(last.Min.X, histRect.Min.Y, histRect.Max.X, histRect.Max.Y)
+	if n, in := lit(img, histRect, curBars), lit(img, lastBin, curBars); n == 0 || n != in {
+		t.Errorf("%d pixels of the current bars, %d of them in the last bin", n, in)
+	}
+	raised := image.Rect(histRect.Min.X, histRect.Min.Y, last.Min.X, histRect.Max.Y-outlineRise)
+	if lit(img, raised, preLine) == 0 {
+		t.Error("no step of the pre-trained samples' line")
+	}
+}
+
+// outlineRise is the rows above a histogram's bottom that an empty bin's
+// outline covers, and more.
+const outlineRise = 4
+
+// TestImageView: the grid shows the batch's states as grey levels
+// (x + 1)/2: a state of +1 is white, of −1 black.
+func TestImageView(t *testing.T) {
+	task := tasks.NewFMNIST(true)
+	v, err := newImageView(task, algos.Plan{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := tasks.FMNISTPixels
+	x := make([]float64, 3*n)
+	for i := range n {
+		x[i], x[n+i], x[2*n+i] = 1, -1, 0
+	}
+	d, cells := v.(*imageView).frame(algos.Event{Method: "elegant", Phase: "drift", Snapshot: x,
+		Extra: map[string]algos.Number{"genuine": -1.5, "class_fraction": 0.25}})
+	if len(cells) != 3 || cells[0].Dx() != 4*tasks.FMNISTSide || !cells[2].In(viewer.Body) {
+		t.Fatalf("cells %v, want three at scale 4 in the body %v", cells, viewer.Body)
+	}
+	img := viewer.RenderCPU(d)
+	for k, want := range []uint8{255, 0, 128} {
+		for _, p := range []image.Point{cells[k].Min, cells[k].Max.Sub(image.Pt(1, 1))} {
+			if got := img.RGBAAt(p.X, p.Y); got != (color.RGBA{want, want, want, 255}) {
+				t.Errorf("image %d at %v is %v, want grey %d", k, p, got, want)
+			}
+		}
+	}
+}
+
+// TestPlaneViewReplay: a gmm2d view is a Replayer whose states are drawn
+// like frames of the state's samples.
+func TestPlaneViewReplay(t *testing.T) {
+	v, err := newPlaneView(tasks.NewGMM2D(true), algos.Plan{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := v.(Replayer)
+	if !ok {
+		t.Fatal("the gmm2d view does not replay")
+	}
+	traj := [][]float64{{3, 3, -3, 3}, {1, 1, -1, 1}, {4, 0, 0, 4}}
+	e := algos.Event{Method: "nokl", Phase: "drift", Iter: 4, Snapshot: traj[2], Trajectory: traj}
+	frames := make([]*image.RGBA, len(traj))
+	for k := range traj {
+		frames[k] = viewer.RenderCPU(r.State(e, k))
+	}
+	if slices.Equal(frames[0].Pix, frames[1].Pix) || slices.Equal(frames[1].Pix, frames[2].Pix) {
+		t.Error("two states of the replay look the same")
+	}
+	// The last state's points are the frame's: only the status lines differ.
+	body := viewer.Body
+	live := viewer.RenderCPU(v.Frame(e))
+	if !sameIn(frames[2], live, body) {
+		t.Error("the replay's last state is not drawn as the frame")
+	}
+}
+
+// sameIn reports whether a and b agree in r.
+func sameIn(a, b *image.RGBA, r image.Rectangle) bool {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if a.RGBAAt(x, y) != b.RGBAAt(x, y) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,69 @@
+//go:build cgo && linux && (amd64 || arm64 || riscv64 || ppc64le || loong64) && !noview
+
+package main
+
+import (
+	"bytes"
+	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/difftune/difftune/cmd/internal/viewer"
+	"github.com/difftune/difftune/cmd/internal/viewer/xvfb"
+	"github.com/difftune/difftune/cmd/internal/watch"
+)
+
+// TestWatchRounds runs a small greedy job with -view under Xvfb and
+// -frames: the window drew frames, and the frames are named by round, each
+// round's iterations starting over, and metrics.jsonl records the round of
+// every fine-tuning step.
+func TestWatchRounds(t *testing.T) {
+	srv := xvfb.Start(t, 800, 600)
+	t.Setenv("DISPLAY", srv.Display)
+	out, frames := t.TempDir(), filepath.Join(t.TempDir(), "frames")
+	var live *viewer.Live
+	watch.Started = func(l *viewer.Live) { live = l }
+	defer func() { watch.Started = nil }()
+	args := []string{"-quick", "-oracle", "", "-variant", "greedy", "-pretrain-iters", "300", "-width", "64", "-steps", "15",
+		"-batch-schedule", "64,128", "-iters", "4", "-eval-samples", "200", "-out", out, "-cache", t.TempDir(),
+		"-view", "-frames", frames, "-frames-every", "2"}
+	var stderr bytes.Buffer
+	if err := run(args, &bytes.Buffer{}, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	if live == nil || live.Shown() == 0 || strings.Contains(stderr.String(), "-view") {
+		t.Fatalf("-view showed no frame: %s", stderr.String())
+	}
+	entries, err := os.ReadDir(frames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{"frame_seiko-greedy_r1_00000.png", "frame_seiko-greedy_r1_00002.png", "frame_seiko-greedy_r2_00000.png", "frame_seiko-greedy_r2_00002.png"}
+	if !slices.Equal(names, want) {
+		t.Errorf("-frames wrote %v, want %v", names, want)
+	}
+	f, err := os.Open(filepath.Join(frames, want[3]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if cfg, err := png.DecodeConfig(f); err != nil || cfg.Width != viewer.FrameW || cfg.Height != viewer.FrameH {
+		t.Errorf("%s: %v, %d×%d", want[3], err, cfg.Width, cfg.Height)
+	}
+	log, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{`"round":1,"iter":3,`, `"round":2,"iter":3,`} {
+		if !bytes.Contains(log, []byte(r)) {
+			t.Errorf("metrics.jsonl has no step %s", r)
+		}
+	}
+}
