@@ -45,6 +45,9 @@ type Options struct {
 	// Trajectories and Pretrained are passed on (a viewer; algos.Hooks). It must not change
 	// what it is given.
 	Observe algos.Hooks
+	// SeedStarts, if set, is called before the run of each seed of Seeds
+	// (a viewer files its frames by seed).
+	SeedStarts func(seed uint64)
 }
 
 // Config is what config.json records of a run, besides the device and the
@@ -243,6 +246,9 @@ func executeSeeds(o Options) error {
 			fmt.Fprintf(o.Stdout, "== seed %d: reusing the finished run in %s\n", seed, one.Out)
 		default:
 			fmt.Fprintf(o.Stdout, "== seed %d → %s\n", seed, one.Out)
+			if o.SeedStarts != nil {
+				o.SeedStarts(seed)
+			}
 			res, err := executeOnce(one)
 			if err != nil {
 				return fmt.Errorf("seed %d: %w", seed, err)

@@ -206,21 +206,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := o.dir.Check(); err != nil {
 		return err
 	}
-	if err := o.watch.Check(task, seeds); err != nil {
+	if err := o.watch.Check(task); err != nil {
 		return err
 	}
 	b, err := cli.OpenDevice(o.device)
 	if err != nil {
 		return err
 	}
-	observe, endWatch, err := o.watch.Open("elegant-train", task, plan, b, o.out, stderr)
+	w, err := o.watch.Open("elegant-train", task, plan, b, o.out, stderr)
 	if err != nil {
 		return err
 	}
-	defer endWatch()
+	defer w.Close()
 	err = report.Execute(report.Options{Task: task, Plan: plan, Backend: b, Cache: o.cache, Out: o.out, Seeds: seeds,
 		Force: o.dir.Force, Restart: !o.dir.Resume, MaxMemory: o.maxMemory * (1 << 30),
-		CheckpointEvery: o.dir.CheckpointEvery, Stdout: stdout, Stderr: stderr, Observe: observe})
+		CheckpointEvery: o.dir.CheckpointEvery, Stdout: stdout, Stderr: stderr, Observe: w.Hooks, SeedStarts: w.SeedStarts})
 	if bad := (report.InputError{}); errors.As(err, &bad) {
 		return usageError{Err: bad.Err}
 	}

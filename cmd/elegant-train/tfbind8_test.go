@@ -246,15 +246,20 @@ func TestTFBind8VulkanMatchesCPU(t *testing.T) {
 	}
 }
 
-// TestTFBind8Seeds runs ELEGANT on the -quick preset over two seeds and
-// checks the per-seed outputs and that the aggregate holds their mean and
-// spread.
+// TestTFBind8Seeds runs ELEGANT on the -quick preset over two seeds (with
+// -frames of the first iteration, filed by seed) and checks the per-seed
+// outputs and that the aggregate holds their mean and spread.
 func TestTFBind8Seeds(t *testing.T) {
 	out, cache := t.TempDir(), t.TempDir()
-	args := []string{"-task", "tfbind8", "-quick", "-method", "elegant", "-seeds", "4,7", "-out", out, "-cache", cache}
+	frames := filepath.Join(t.TempDir(), "frames")
+	args := []string{"-task", "tfbind8", "-quick", "-method", "elegant", "-seeds", "4,7", "-out", out, "-cache", cache,
+		"-frames", frames, "-frames-every", "1000"}
 	var stdout, stderr bytes.Buffer
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	for _, seed := range []string{"seed4", "seed7"} {
+		checkFrame(t, filepath.Join(frames, seed, "frame_elegant_00000.png"))
 	}
 	type methods map[string]map[string]any
 	var per []methods

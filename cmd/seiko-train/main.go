@@ -223,20 +223,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return usageError{Err: err}
 		}
 	}
-	if err := o.watch.Check(task, seeds); err != nil {
+	if err := o.watch.Check(task); err != nil {
 		return err
 	}
 	b, err := cli.OpenDevice(o.device)
 	if err != nil {
 		return err
 	}
-	observe, endWatch, err := o.watch.Open("seiko-train", task, plan, b, o.out, stderr)
+	w, err := o.watch.Open("seiko-train", task, plan, b, o.out, stderr)
 	if err != nil {
 		return err
 	}
-	defer endWatch()
+	defer w.Close()
 	err = report.Execute(report.Options{Task: task, Plan: plan, Backend: b, Cache: o.cache, Out: o.out, Seeds: seeds,
-		Force: o.force, Restart: !o.resume, Stdout: stdout, Stderr: stderr, Observe: observe})
+		Force: o.force, Restart: !o.resume, Stdout: stdout, Stderr: stderr, Observe: w.Hooks, SeedStarts: w.SeedStarts})
 	if bad := (report.InputError{}); errors.As(err, &bad) {
 		return usageError{Err: bad.Err}
 	}

@@ -42,7 +42,7 @@ type Flags struct {
 
 // Register defines the flags in fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.Frames, "frames", "", "write viewer frames as PNG files into this directory, DIR/frame_<run>_<iter>.png (frame_<run>_r<round>_<iter>.png in SEIKO's rounds; tasks: "+strings.Join(Tasks(), ", ")+")")
+	fs.StringVar(&f.Frames, "frames", "", "write viewer frames as PNG files into this directory, DIR/frame_<run>_<iter>.png (frame_<run>_r<round>_<iter>.png in SEIKO's rounds, DIR/seed<N>/ under -seeds; tasks: "+strings.Join(Tasks(), ", ")+")")
 	fs.IntVar(&f.Every, "frames-every", 5, "fine-tuning iterations between two -frames")
 	fs.BoolVar(&f.View, "view", false, "show the samples in a window as the model fine-tunes (keys: space freezes the display, s saves it as PNG into -out, r replays the last rollout (gmm2d), q closes the window and the run goes on)")
 	fs.BoolVar(&f.Stop, "view-stop", false, "with -view: closing the window stops the run as Ctrl-C does (it resumes with -resume)")
@@ -51,9 +51,8 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 // on reports whether anything is watched.
 func (f Flags) on() bool { return f.Frames != "" || f.View }
 
-// Check validates the flags (cli.UsageError) for a run of task, with the
-// seeds of -seeds (nil for one seed).
-func (f Flags) Check(task algos.Task, seeds []uint64) error {
+// Check validates the flags (cli.UsageError) for a run of task.
+func (f Flags) Check(task algos.Task) error {
 	usage := func(format string, args ...any) error { return cli.UsageError{Err: fmt.Errorf(format, args...)} }
 	switch {
 	case f.Stop && !f.View:
@@ -66,8 +65,6 @@ func (f Flags) Check(task algos.Task, seeds []uint64) error {
 		return nil
 	case f.Every < 1:
 		return usage("-frames-every must be ≥ 1, got %d", f.Every)
-	case seeds != nil:
-		return usage("-frames with -seeds is not implemented yet: give one -seed")
 	}
 	if st, err := os.Stat(f.Frames); err == nil && !st.IsDir() {
 		return usage("-frames %s is a file, not a directory", f.Frames)
@@ -81,41 +78,54 @@ var Started func(*viewer.Live)
 // snapshotEvery is the least time between two snapshots for the window.
 const snapshotEvery = 200 * time.Millisecond
 
+// A Watch is what watching a run hands to it (report.Options) and ends it.
+type Watch struct {
+	// Hooks are the run's Observe hooks.
+	Hooks algos.Hooks
+	// SeedStarts is the run's SeedStarts: under -seeds, the frames of
+	// seed N go into the subdirectory seed<N> of -frames.
+	SeedStarts func(seed uint64)
+	// Close ends the watch (closes the window).
+	Close func()
+}
+
 // Open starts watching a run of task under plan, as the flags ask (prog
-// names the binary in messages and the window's title): it returns the
-// hooks to pass to the run (report.Options.Observe) and the function that
-// ends the watch. Where no window can open (no display, no Vulkan device
-// that presents), it says so in one line on stderr and the run goes on
-// without. out is the run's directory, where the s key saves.
-func (f Flags) Open(prog string, task algos.Task, plan algos.Plan, b tensor.Backend, out string, stderr io.Writer) (algos.Hooks, func(), error) {
+// names the binary in messages and the window's title). Where no window
+// can open (no display, no Vulkan device that presents), it says so in
+// one line on stderr and the run goes on without. out is the run's
+// directory, where the s key saves.
+func (f Flags) Open(prog string, task algos.Task, plan algos.Plan, b tensor.Backend, out string, stderr io.Writer) (Watch, error) {
 	if !f.on() {
-		return algos.Hooks{}, func() {}, nil
+		return Watch{Close: func() {}}, nil
 	}
 	v, err := views[task.Name()](task, plan)
 	if err != nil {
-		return algos.Hooks{}, nil, cli.UsageError{Err: err}
+		return Watch{}, cli.UsageError{Err: err}
 	}
+	frames, seedStarts := f.frames(prog, v, b, stderr)
 	live, closeView := f.open(prog, v, out, stderr)
-	return both(f.frames(prog, v, b, stderr), live), closeView, nil
+	return Watch{Hooks: both(frames, live), SeedStarts: seedStarts, Close: closeView}, nil
 }
 
 // frames returns the hooks that write the frames (none without -frames),
-// every -frames-every iterations, on the trainer's goroutine. A frame that
-// cannot be written is reported once on stderr and ends the frames, not
-// the run.
-func (f Flags) frames(prog string, v View, b tensor.Backend, stderr io.Writer) algos.Hooks {
+// every -frames-every iterations, on the trainer's goroutine, and the
+// function that files the frames of the seeds that follow into
+// -frames/seed<N>. A frame that cannot be written is reported once on
+// stderr and ends the frames, not the run.
+func (f Flags) frames(prog string, v View, b tensor.Backend, stderr io.Writer) (algos.Hooks, func(uint64)) {
 	if f.Frames == "" {
-		return algos.Hooks{}
+		return algos.Hooks{}, nil
 	}
+	dir := f.Frames
 	var failed bool
 	write := func(e algos.Event) {
 		if e.Snapshot == nil || failed || e.Iter%f.Every != 0 {
 			return
 		}
 		img := viewer.Render(b, v.Frame(e))
-		err := os.MkdirAll(f.Frames, 0o755)
+		err := os.MkdirAll(dir, 0o755)
 		if err == nil {
-			path := filepath.Join(f.Frames, frameName(e))
+			path := filepath.Join(dir, frameName(e))
 			err = atomicfile.WriteFile(path, func(w io.Writer) error { return png.Encode(w, img) })
 		}
 		if err != nil {
@@ -123,11 +133,13 @@ func (f Flags) frames(prog string, v View, b tensor.Backend, stderr io.Writer) a
 			fmt.Fprintf(stderr, "%s: -frames: %v; no more frames are written\n", prog, err)
 		}
 	}
-	return algos.Hooks{
+	hooks := algos.Hooks{
 		Snapshots:  func(_ string, iter int) bool { return iter%f.Every == 0 },
 		Pretrained: v.SetPretrained,
 		Log:        write,
 	}
+	// The hooks run on the trainer's goroutine, between the seeds' runs.
+	return hooks, func(seed uint64) { dir = filepath.Join(f.Frames, fmt.Sprintf("seed%d", seed)) }
 }
 
 // frameName is the file of e's frame: frame_<run>_<iter>.png, and

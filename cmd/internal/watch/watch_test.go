@@ -29,25 +29,23 @@ func TestCheck(t *testing.T) {
 	}
 	gmm := tasks.NewGMM2D(true)
 	for _, c := range []struct {
-		f     Flags
-		task  algos.Task
-		seeds []uint64
-		says  string
+		f    Flags
+		task algos.Task
+		says string
 	}{
-		{Flags{Stop: true}, gmm, nil, "-view-stop needs -view"},
-		{Flags{View: true}, otherTask{}, nil, "-task fmnist, gmm2d, tfbind8, not other"},
-		{Flags{Frames: t.TempDir(), Every: 0}, gmm, nil, "-frames-every must be ≥ 1"},
-		{Flags{Frames: t.TempDir(), Every: 1}, gmm, []uint64{1, 2}, "-seeds"},
-		{Flags{Frames: file, Every: 1}, gmm, nil, "is a file"},
+		{Flags{Stop: true}, gmm, "-view-stop needs -view"},
+		{Flags{View: true}, otherTask{}, "-task fmnist, gmm2d, tfbind8, not other"},
+		{Flags{Frames: t.TempDir(), Every: 0}, gmm, "-frames-every must be ≥ 1"},
+		{Flags{Frames: file, Every: 1}, gmm, "is a file"},
 	} {
-		err := c.f.Check(c.task, c.seeds)
+		err := c.f.Check(c.task)
 		var ue cli.UsageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%+v: %v, want a usage error saying %q", c.f, err, c.says)
 		}
 	}
 	for _, f := range []Flags{{}, {View: true, Stop: true}, {Frames: t.TempDir(), Every: 3}} {
-		if err := f.Check(gmm, nil); err != nil {
+		if err := f.Check(gmm); err != nil {
 			t.Errorf("%+v: %v", f, err)
 		}
 	}
