@@ -448,6 +448,9 @@ func TuneBilevel(env Env, task Task, pre *Pretrained, o BilevelOptions, upper, l
 	}
 	evalPre := pool[:min(o.EvalSamples, o.Pool)*d]
 	res.Samples["pretrained"] = evalPre
+	if env.Hooks.Pretrained != nil {
+		env.Hooks.Pretrained(evalPre)
+	}
 	res.Pretrained = evaluateSampler(upper, lower, evalPre, nil, time.Since(start))
 	env.Hooks.Noticef("descending on λ: %d steps of %d samples from λ = %g", o.Steps, o.Samples, o.LambdaInit)
 	res.Trace, res.LambdaFinal = DescendLambda(r1, r2, o, seed)
@@ -481,6 +484,7 @@ func TuneBilevel(env Env, task Task, pre *Pretrained, o BilevelOptions, upper, l
 		return nil, err
 	}
 	env.Hooks.Noticef("fine-tuning ELEGANT at α = λ = %.4g toward r₂", lf)
+	env.Hooks.Aim(lower, lf)
 	start = time.Now()
 	lt := lowerTask{Task: task, lower: lower, pre: pre}
 	tr, tkl, _, _ := SelfNormalizedTilt(r2, lf)

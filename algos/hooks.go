@@ -60,6 +60,10 @@ type Hooks struct {
 	// samples once they are drawn (a viewer draws them behind the
 	// fine-tuned ones). It must not modify them.
 	Pretrained func(x []float64)
+	// Target, if set, is told before each fit starts the reward it
+	// fine-tunes toward and its KL weight α: the fit's target is
+	// p_pre·exp(r/α), up to normalization (a viewer draws it).
+	Target func(r Reward, alpha float64)
 }
 
 // Noticef sends a formatted notice.
@@ -73,6 +77,13 @@ func (h Hooks) Noticef(format string, args ...any) {
 func (h Hooks) Tick(phase string, done, total int) {
 	if h.Progress != nil {
 		h.Progress(phase, done, total)
+	}
+}
+
+// Aim tells the Target hook what the fit that starts aims at.
+func (h Hooks) Aim(r Reward, alpha float64) {
+	if h.Target != nil {
+		h.Target(r, alpha)
 	}
 }
 

@@ -240,6 +240,7 @@ func fitAndEvaluate(ctx *Context, spec MethodSpec, p Plan, res *Result) (MethodS
 			leftAt = &it
 		}
 	}
+	env.Hooks.Aim(ctx.Task.Nominal(), ctx.Alpha)
 	ctx.start = time.Now()
 	before := ctx.Task.Oracle().Queries()
 	fit, err := spec.New(p.Recipe).Fit(ctx)

@@ -42,7 +42,7 @@ type Options struct {
 	Stdout, Stderr  io.Writer
 	// Observe, if its hooks are set, also watches the run: Log receives
 	// every logged event after the run directory has, Snapshots,
-	// Trajectories and Pretrained are passed on (a viewer; algos.Hooks). It must not change
+	// Trajectories, Pretrained and Target are passed on (a viewer; algos.Hooks). It must not change
 	// what it is given.
 	Observe algos.Hooks
 	// SeedStarts, if set, is called before the run of each seed of Seeds
@@ -192,7 +192,7 @@ func executeOnce(o Options) (*algos.Result, error) {
 	}
 	store := &runStore{d: d, task: o.Task, notice: bars.Notice, every: o.CheckpointEvery}
 	hooks := algos.Hooks{Log: store.log, Progress: bars.Update, Notice: bars.Notice,
-		Snapshots: o.Observe.Snapshots, Trajectories: o.Observe.Trajectories, Pretrained: o.Observe.Pretrained}
+		Snapshots: o.Observe.Snapshots, Trajectories: o.Observe.Trajectories, Pretrained: o.Observe.Pretrained, Target: o.Observe.Target}
 	if watch := o.Observe.Log; watch != nil {
 		hooks.Log = func(e algos.Event) {
 			store.log(e)

@@ -3,8 +3,10 @@ package tasks_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,8 +110,9 @@ func runMatrix(t *testing.T, b tensor.Backend, cache string) {
 					t.Fatal(err)
 				}
 				task := tinyTask(t, taskName)
-				var notices []string
-				env := algos.Env{Backend: b, Cache: cache, Hooks: algos.Hooks{Notice: func(s string) { notices = append(notices, s) }}}
+				var notices, aims []string
+				env := algos.Env{Backend: b, Cache: cache, Hooks: algos.Hooks{Notice: func(s string) { notices = append(notices, s) },
+					Target: func(r algos.Reward, alpha float64) { aims = append(aims, fmt.Sprintf("%s at %g", r, alpha)) }}}
 				defer func() {
 					if t.Failed() {
 						t.Logf("notices:\n  %s", strings.Join(notices, "\n  "))
@@ -121,6 +124,22 @@ func runMatrix(t *testing.T, b tensor.Backend, cache string) {
 					t.Fatal(err)
 				}
 				checkResult(t, res, spec, p.EvalSamples)
+				// Each fit told the hooks its target: the task's r̂ at the
+				// run's α (and the bilevel tuner then its r₂ at λ_final).
+				var want []string
+				for _, r := range res.Summary.Runs[1:] {
+					a := r.Alpha
+					if a == 0 { // an unregularized run fits at the plan's first α
+						a = res.Summary.Alpha
+					}
+					want = append(want, fmt.Sprintf("%s at %g", task.Nominal(), a))
+					if r.Method == "bilevel" && len(aims) > len(want) {
+						want = append(want, aims[len(want)]) // λ_final is the tuner's
+					}
+				}
+				if !slices.Equal(aims, want) {
+					t.Errorf("the fits aimed at %q, want %q", aims, want)
+				}
 			})
 		}
 	}

@@ -10,6 +10,7 @@
 //	bilevel-tune --num_samples 256 --lambda_init 0.01 --gamma 1e3 --steps 500 --output_dir runs/bl
 //	bilevel-tune -upper quadratic:1,0,4.5,0 -lower linear:1,0 --output_dir runs/bl45
 //	bilevel-tune -task tfbind8 -upper y -lower rhat --output_dir runs/bltf
+//	bilevel-tune -quick -view                                  # watch ELEGANT's fit at λ_final
 //
 // Rewards (-upper r₁, -lower r₂): for gmm2d linear:w1,w2, quadratic:c1,c2 or
 // the centred quadratic:c1,c2,m1,m2 (−c1(x₁−m1)² − c2(x₂−m2)²); for tfbind8
@@ -38,6 +39,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -45,13 +47,19 @@ import (
 	"github.com/difftune/difftune/algos/report"
 	_ "github.com/difftune/difftune/algos/tasks" // registers the tasks
 	"github.com/difftune/difftune/cmd/internal/cli"
+	"github.com/difftune/difftune/cmd/internal/viewer"
+	"github.com/difftune/difftune/cmd/internal/watch"
 	"github.com/difftune/difftune/tensor"
 )
 
 // usageError is a bad flag or value: one line, exit status 2.
 type usageError = cli.UsageError
 
-func main() { cli.Main("bilevel-tune", run) }
+func main() { viewer.RunMain(func() { cli.Main("bilevel-tune", run) }) }
+
+// The window of -view wants the window system's calls on the main thread
+// (viewer.RunMain).
+func init() { runtime.LockOSThread() }
 
 // options are the binary's flags (the task's own come on top).
 type options struct {
@@ -62,6 +70,7 @@ type options struct {
 	seed                                        uint64
 	quick, elegant                              bool
 	dir                                         cli.RunDirFlags
+	watch                                       watch.Flags
 	set                                         map[string]bool
 }
 
@@ -96,6 +105,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.cache, "cache", cli.DefaultCache(), "directory of cached models (empty: no cache)")
 	fs.BoolVar(&o.quick, "quick", false, "a tiny preset for smoke tests (the task's quick preset, fewer samples and steps); flags given still win")
 	o.dir.Register(fs, "--output_dir")
+	o.watch.Register(fs)
 }
 
 // bindTask adds the task's flags to fs, its Euler–Maruyama -steps renamed
@@ -240,6 +250,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := o.watch.Check(task); err != nil {
+		return err
+	}
 	b, err := cli.OpenDevice(o.device)
 	if err != nil {
 		return usageError{Err: err}
@@ -277,7 +290,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ck, log, done := d.Checkpoints(o.dir.CheckpointEvery, notice)
-	hooks := algos.Hooks{Notice: notice, Log: log, Progress: progress(stderr)}
+	w, err := o.watch.Open("bilevel-tune", task, algos.Plan{}, b, o.out, stderr)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	hooks := w.Observe(algos.Hooks{Notice: notice, Log: log, Progress: progress(stderr)})
 	env := algos.Env{Backend: b, Cache: o.cache, Hooks: hooks, Seed: o.seed, Checkpoints: ck}
 	if err := task.Setup(env); err != nil {
 		return err

@@ -25,7 +25,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{"--gamma", "0"}, {"--gamma", "Inf"}, {"--steps", "-1"}, {"-lr", "0"}, {"-lr", "NaN"}, {"-lambda-min", "0"},
 		{"-lambda-min", "2", "-lambda-max", "1"}, {"-lambda-max", "Inf"}, {"-pool", "10"}, {"-eval-samples", "1"},
 		{"-upper", "linaer:1,0"}, {"-lower", "quadratic:-1,0"}, {"-upper", "rhat"}, {"-task", "mnist"}, {"-task", "tfbind8", "-upper", "Y"}, {"-task", "tfbind8", "-lower", "y"},
-		{"-nosuchflag"}, {"extra"}, {"-sde-steps", "0"}, {"-beta-max", "Inf"}, {"-device", "no-such-device"}, {"-quick", "-sde-steps", "0"}, {"-elegant-iters", "0"}, {"-elegant-batch", "-1"},
+		{"-nosuchflag"}, {"extra"}, {"-sde-steps", "0"}, {"-beta-max", "Inf"}, {"-device", "no-such-device"}, {"-quick", "-sde-steps", "0"}, {"-elegant-iters", "0"}, {"-elegant-batch", "-1"}, {"-view-stop"}, {"-frames", "x", "-frames-every", "0"},
 	} {
 		out := filepath.Join(t.TempDir(), "never")
 		err := run(append(args, "--output_dir", out, "-cache", ""), &bytes.Buffer{}, &bytes.Buffer{})

@@ -16,12 +16,21 @@ import (
 	"image"
 	"os"
 	"sync"
+	"syscall"
 	"unsafe"
 
 	"github.com/go-gl/glfw/v3.3/glfw"
 
 	"github.com/difftune/difftune/shaders"
 )
+
+// lowerPriority gives the calling OS thread the lowest CPU priority (nice
+// 19; on Linux the nice value is a thread's, and threads it starts inherit
+// it): the window's threads, and lavapipe's, which draw the frames on the
+// CPU, then take from a run only the time it leaves idle. The caller must
+// hold its thread (runtime.LockOSThread) for as long as it runs there.
+// Best effort: a refusal leaves the priority as it was.
+func lowerPriority() { _ = syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), 19) }
 
 // Display is the live viewer's window: frames are drawn by the Vulkan
 // kernels (glsl/view_*.comp) on a backend of its own, on a device that
@@ -32,9 +41,10 @@ type Display struct {
 	b    *shaders.Backend
 	w, h int
 
-	mu     sync.Mutex
-	keys   []Key
-	closed bool
+	mu      sync.Mutex
+	keys    []Key
+	closed  bool
+	damaged bool // the window system asked for the window's pixels again
 
 	last       []uint32 // the frame shown last, for Refresh
 	lastW      int
@@ -73,6 +83,9 @@ func openDisplay(title string, w, h int, validation bool) (*Display, error) {
 		return nil, fmt.Errorf("opening a window: %w", err)
 	}
 	win := &Display{win: gw, w: w, h: h}
+	// The device's own threads (lavapipe's) start now, from this thread:
+	// they inherit its lowest priority (lowerPriority).
+	lowerPriority()
 	b, err := shaders.OpenWith(shaders.Options{Validation: validation, Surface: surface{gw}})
 	if err != nil {
 		gw.Destroy()
@@ -80,6 +93,11 @@ func openDisplay(title string, w, h int, validation bool) (*Display, error) {
 		return nil, fmt.Errorf("a Vulkan device for the window: %w", err)
 	}
 	win.b = b
+	gw.SetRefreshCallback(func(*glfw.Window) {
+		win.mu.Lock()
+		win.damaged = true
+		win.mu.Unlock()
+	})
 	gw.SetKeyCallback(func(_ *glfw.Window, key glfw.Key, _ int, action glfw.Action, _ glfw.ModifierKey) {
 		if action != glfw.Press {
 			return
@@ -123,14 +141,23 @@ func (w *Display) Show(d *DrawList) (img *image.RGBA, presented bool, err error)
 	px := make([]uint32, v.Width*v.Height)
 	w.b.RenderView(v, px)
 	w.last, w.lastW, w.lastH, w.background = px, v.Width, v.Height, v.Background
+	w.mu.Lock()
+	w.damaged = false
+	w.mu.Unlock()
 	presented, err = w.b.Present(px, v.Width, v.Height, v.Background)
 	return toImage(v.Width, v.Height, px), presented, err
 }
 
-// Refresh presents the frame shown last again, without drawing it (the
-// window system may have lost the window's pixels to another window).
+// Refresh presents the frame shown last again, without drawing it, if the
+// window system has asked for the window's pixels since the last frame
+// (they were lost to another window, or the window was uncovered); it
+// does nothing otherwise.
 func (w *Display) Refresh() error {
-	if w.last == nil {
+	w.mu.Lock()
+	damaged := w.damaged
+	w.damaged = false
+	w.mu.Unlock()
+	if w.last == nil || !damaged {
 		return nil
 	}
 	_, err := w.b.Present(w.last, w.lastW, w.lastH, w.background)

@@ -17,6 +17,9 @@ func OpenDisplay(string, int, int, bool) (*Display, error) {
 	return nil, errors.New("this build has no window: the viewer needs cgo on 64-bit Linux and a build without -tags noview")
 }
 
+// lowerPriority does nothing: this build opens no window.
+func lowerPriority() {}
+
 // Show is never called: OpenDisplay returns no window.
 func (w *Display) Show(*DrawList) (*image.RGBA, bool, error) {
 	panic("viewer: no window in this build")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -88,9 +89,11 @@ func (r replay) steps() []int {
 	return ks
 }
 
-// refreshEvery is how often the frame shown is presented again while no
-// new one comes.
-const refreshEvery = 250 * time.Millisecond
+// pollEvery is how often the viewer takes the window system's events (the
+// keys' latency), and presents the frame shown again if the window lost
+// its pixels. Each poll wakes the window's thread: fewer polls take less
+// from the run.
+const pollEvery = 50 * time.Millisecond
 
 // NewLive starts showing frames in d; Close ends it and closes d.
 func NewLive(d *Display, opt LiveOptions) *Live {
@@ -176,12 +179,16 @@ func (l *Live) logf(format string, args ...any) {
 }
 
 func (l *Live) loop() {
+	// Drawing runs at the lowest priority, on a thread of its own that ends
+	// with the loop (a locked goroutine's thread exits with it).
+	runtime.LockOSThread()
+	lowerPriority()
 	defer close(l.done)
 	defer l.end()
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	var last *image.RGBA
-	var drawn, presented time.Time
+	var drawn time.Time
 	wait := l.opt.Interval // before the next frame
 	paused := false
 	var playing replay // the replay in progress, if frame is set
@@ -238,7 +245,7 @@ func (l *Live) loop() {
 		case build != nil:
 			start := time.Now()
 			last, _, err = l.d.Show(build())
-			drawn, presented = time.Now(), time.Now()
+			drawn = time.Now()
 			wait = max(l.opt.Interval, time.Duration(float64(drawn.Sub(start))/l.opt.Budget))
 			l.mu.Lock()
 			if replaying {
@@ -247,9 +254,8 @@ func (l *Live) loop() {
 				l.shown++
 			}
 			l.mu.Unlock()
-		case time.Since(presented) >= refreshEvery:
+		default:
 			err = l.d.Refresh()
-			presented = time.Now()
 		}
 		if err != nil {
 			l.mu.Lock()

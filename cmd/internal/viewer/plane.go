@@ -20,38 +20,50 @@ type Plane struct {
 	pre  []float32
 }
 
-// NewPlane precomputes the heat map of density (any non-negative function,
-// e.g. the exact target's, unnormalized) over win at the plot's resolution:
-// the square root of density/max through an inferno-like colour map, kept
-// dark so that points stand out. A density that is nowhere positive and
-// finite leaves the plot black.
-func NewPlane(win Window, density func(x, y float64) float64) *Plane {
+// NewPlane returns the plane of win with the heat map of logDensity
+// (SetHeat).
+func NewPlane(win Window, logDensity func(xy []float64) []float64) *Plane {
 	win.check()
 	x0, y0 := (FrameW-plotSide)/2, FrameH-plotSide-4
 	p := &Plane{win: win, plot: image.Rect(x0, y0, x0+plotSide, y0+plotSide)}
-	vals := make([]float64, plotSide*plotSide)
-	peak := 0.0
+	p.SetHeat(logDensity)
+	return p
+}
+
+// SetHeat computes the heat map of a density over the window at the
+// plot's resolution: logDensity gives, for rows of 2 (the pixels'
+// centres), the log of any non-negative function, unnormalized (the exact
+// target's, p_pre·exp(r/α)); the map is √(density/max) through an
+// inferno-like colour map, kept dark so that points stand out, computed
+// in log space so that nothing overflows. Where the log density is NaN or
+// −∞ the map is black, and all of it where none is finite.
+func (p *Plane) SetHeat(logDensity func(xy []float64) []float64) {
+	xy := make([]float64, 0, 2*plotSide*plotSide)
 	for j := range plotSide {
-		y := win.YMax - (float64(j)+0.5)/plotSide*(win.YMax-win.YMin)
+		y := p.win.YMax - (float64(j)+0.5)/plotSide*(p.win.YMax-p.win.YMin)
 		for i := range plotSide {
-			x := win.XMin + (float64(i)+0.5)/plotSide*(win.XMax-win.XMin)
-			v := density(x, y)
-			if !(v > 0) || math.IsInf(v, 0) {
-				v = 0
-			}
-			vals[j*plotSide+i] = v
-			peak = max(peak, v)
+			xy = append(xy, p.win.XMin+(float64(i)+0.5)/plotSide*(p.win.XMax-p.win.XMin), y)
 		}
 	}
-	p.heat = image.NewRGBA(image.Rect(0, 0, plotSide, plotSide))
+	vals := logDensity(xy)
+	if len(vals) != plotSide*plotSide {
+		panic(fmt.Sprintf("viewer: a log density of %d values for %d points", len(vals), plotSide*plotSide))
+	}
+	peak := math.Inf(-1)
+	for _, v := range vals {
+		if !math.IsInf(v, 1) && v > peak {
+			peak = v
+		}
+	}
+	heat := image.NewRGBA(image.Rect(0, 0, plotSide, plotSide))
 	for i, v := range vals {
 		t := 0.0
-		if peak > 0 {
-			t = math.Sqrt(v / peak)
+		if !math.IsInf(peak, -1) && !math.IsNaN(v) && !math.IsInf(v, 0) {
+			t = math.Exp(0.5 * (v - peak))
 		}
-		p.heat.SetRGBA(i%plotSide, i/plotSide, inferno(0.8*t))
+		heat.SetRGBA(i%plotSide, i/plotSide, inferno(0.8*t))
 	}
-	return p
+	p.heat = heat
 }
 
 // SetPretrained keeps a copy of the pre-trained samples (rows of 2), drawn

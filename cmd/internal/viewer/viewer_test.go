@@ -113,11 +113,22 @@ func countDiff(a, b *image.RGBA) int {
 }
 
 func testPlane() *Plane {
-	p := NewPlane(Window{-6, 6, -6, 6}, func(x, y float64) float64 {
-		return math.Exp(-((x-4)*(x-4)+y*y)/0.5) + math.Exp(-(x*x+(y-4)*(y-4))/0.5)
-	})
+	p := NewPlane(Window{-6, 6, -6, 6}, perPoint(func(x, y float64) float64 {
+		return math.Log(math.Exp(-((x-4)*(x-4)+y*y)/0.5) + math.Exp(-(x*x+(y-4)*(y-4))/0.5))
+	}))
 	p.SetPretrained(gaussians(rand.New(rand.NewPCG(3, 4)), 1000, 0, 0, 3))
 	return p
+}
+
+// perPoint makes a batch log density of a function of one point.
+func perPoint(f func(x, y float64) float64) func([]float64) []float64 {
+	return func(xy []float64) []float64 {
+		out := make([]float64, len(xy)/2)
+		for i := range out {
+			out[i] = f(xy[2*i], xy[2*i+1])
+		}
+		return out
+	}
 }
 
 // gaussians draws n points of N((mx, my), s²I), rows of 2.
@@ -285,7 +296,8 @@ func TestBadInputsPanic(t *testing.T) {
 		"text scale 0":          func() { d.Text(0, 0, 0, "A", color.RGBA{}) },
 		"odd pretrained":        func() { testPlane().SetPretrained([]float64{1, 2, 3}) },
 		"odd current samples":   func() { testPlane().Frame([]float64{1}) },
-		"plane of empty window": func() { NewPlane(Window{0, 0, 0, 1}, func(x, y float64) float64 { return 1 }) },
+		"plane of empty window": func() { NewPlane(Window{0, 0, 0, 1}, perPoint(func(x, y float64) float64 { return 1 })) },
+		"short log density":     func() { NewPlane(Window{0, 1, 0, 1}, func([]float64) []float64 { return []float64{1} }) },
 		"glyph outside":         func() { d.Glyph(image.Rect(5, 5, 11, 8), 'A', color.RGBA{}) },
 		"histogram of 0 bins":   func() { Histogram(d, d.Bounds(), 0, 1, 0) },
 		"histogram of no range": func() { Histogram(d, d.Bounds(), 1, 1, 3) },

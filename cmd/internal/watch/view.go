@@ -26,6 +26,13 @@ type Replayer interface {
 	State(e algos.Event, k int) *viewer.DrawList
 }
 
+// A Targeter is a View that draws the target of the fit in progress
+// (algos.Hooks.Target).
+type Targeter interface {
+	View
+	SetTarget(r algos.Reward, alpha float64)
+}
+
 // views makes the View of each task that has one, by the task's name.
 var views = map[string]func(algos.Task, algos.Plan) (View, error){}
 

@@ -136,6 +136,7 @@ func (f Flags) frames(prog string, v View, b tensor.Backend, stderr io.Writer) (
 	hooks := algos.Hooks{
 		Snapshots:  func(_ string, iter int) bool { return iter%f.Every == 0 },
 		Pretrained: v.SetPretrained,
+		Target:     targetOf(v),
 		Log:        write,
 	}
 	// The hooks run on the trainer's goroutine, between the seeds' runs.
@@ -185,6 +186,7 @@ func (f Flags) open(prog string, v View, out string, stderr io.Writer) (algos.Ho
 		},
 		Trajectories: replays,
 		Pretrained:   v.SetPretrained,
+		Target:       targetOf(v),
 		Log: func(e algos.Event) {
 			if e.Snapshot == nil {
 				return
@@ -205,27 +207,56 @@ func (f Flags) open(prog string, v View, out string, stderr io.Writer) (algos.Ho
 	return hooks, closeView
 }
 
-// both calls the hooks of a and of b (Snapshots: either asks).
+// targetOf is the Target hook of v: nil unless v draws targets.
+func targetOf(v View) func(algos.Reward, float64) {
+	if t, ok := v.(Targeter); ok {
+		return t.SetTarget
+	}
+	return nil
+}
+
+// Observe returns h with the watch's hooks added: for a binary that runs
+// its fits itself rather than through report.Execute.
+func (w Watch) Observe(h algos.Hooks) algos.Hooks {
+	return both(h, w.Hooks)
+}
+
+// both calls the hooks of a and of b, each where it is set (Snapshots:
+// either asks; Trajectories: either wants them).
 func both(a, b algos.Hooks) algos.Hooks {
-	empty := func(h algos.Hooks) bool { return h.Log == nil && h.Snapshots == nil && h.Pretrained == nil }
-	switch {
-	case empty(a):
-		return b
-	case empty(b):
-		return a
-	}
-	return algos.Hooks{
-		Log: func(e algos.Event) {
-			a.Log(e)
+	out := a
+	if b.Log != nil {
+		out.Log = func(e algos.Event) {
+			if a.Log != nil {
+				a.Log(e)
+			}
 			b.Log(e)
-		},
-		Snapshots: func(run string, iter int) bool {
-			return a.Snapshots(run, iter) || b.Snapshots(run, iter)
-		},
-		Trajectories: a.Trajectories || b.Trajectories,
-		Pretrained: func(x []float64) {
-			a.Pretrained(x)
-			b.Pretrained(x)
-		},
+		}
 	}
+	if b.Snapshots != nil {
+		out.Snapshots = func(run string, iter int) bool {
+			return (a.Snapshots != nil && a.Snapshots(run, iter)) || b.Snapshots(run, iter)
+		}
+	}
+	out.Trajectories = a.Trajectories || b.Trajectories
+	if b.Pretrained != nil {
+		out.Pretrained = func(x []float64) {
+			if a.Pretrained != nil {
+				a.Pretrained(x)
+			}
+			b.Pretrained(x)
+		}
+	}
+	if b.Target != nil {
+		out.Target = func(r algos.Reward, alpha float64) {
+			if a.Target != nil {
+				a.Target(r, alpha)
+			}
+			b.Target(r, alpha)
+		}
+	}
+	if b.Progress != nil || b.Notice != nil {
+		panic("watch: both keeps only the first hooks' Progress and Notice")
+	}
+	return out
 }

@@ -195,3 +195,40 @@ func sameIn(a, b *image.RGBA, r image.Rectangle) bool {
 	}
 	return true
 }
+
+// TestPlaneViewTarget: the heat map is the density of the target the fit
+// aims at, p_data·exp(r/α): r = x₁ at α = 1 lights the mode at (4, 0) more
+// than that at (−4, 0), r = −x₁ the other way round; an unregularized
+// fit (α = 0) keeps the map.
+func TestPlaneViewTarget(t *testing.T) {
+	v, err := newPlaneView(tasks.NewGMM2D(true), algos.Plan{Alphas: []float64{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := v.(*planeView)
+	bright := func() (right, left int) {
+		img := viewer.RenderCPU(v.Frame(algos.Event{Method: "elegant", Phase: "drift"}))
+		lum := func(x, y float64) int {
+			px, py := pv.plane.PointToPixel(x, y)
+			c := img.RGBAAt(int(px), int(py))
+			return int(c.R) + int(c.G) + int(c.B)
+		}
+		return lum(4, 0), lum(-4, 0)
+	}
+	if r, l := bright(); r <= l {
+		t.Errorf("r = x₁: the mode at (4, 0) is %d bright, that at (−4, 0) %d", r, l)
+	}
+	left, err := tasks.ParseReward("linear:-1,0", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.(Targeter).SetTarget(left, 1)
+	r, l := bright()
+	if r >= l {
+		t.Errorf("r = −x₁: the mode at (4, 0) is %d bright, that at (−4, 0) %d", r, l)
+	}
+	v.(Targeter).SetTarget(tasks.QuadraticReward{}, 0)
+	if r2, l2 := bright(); r2 != r || l2 != l {
+		t.Error("an unregularized fit changed the map")
+	}
+}
