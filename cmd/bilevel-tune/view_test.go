@@ -4,12 +4,11 @@ package main
 
 import (
 	"bytes"
-	"image/png"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/difftune/difftune/cmd/internal/runtest"
 	"github.com/difftune/difftune/cmd/internal/viewer"
 	"github.com/difftune/difftune/cmd/internal/viewer/xvfb"
 	"github.com/difftune/difftune/cmd/internal/watch"
@@ -37,13 +36,5 @@ func TestWatch(t *testing.T) {
 	if live.Rollouts() == 0 {
 		t.Error("no rollout was offered for replay")
 	}
-	path := filepath.Join(frames, "frame_elegant_00000.png")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("no frame of ELEGANT's fit: %v", err)
-	}
-	defer f.Close()
-	if cfg, err := png.DecodeConfig(f); err != nil || cfg.Width != viewer.FrameW || cfg.Height != viewer.FrameH {
-		t.Errorf("%s: %v, %d×%d", path, err, cfg.Width, cfg.Height)
-	}
+	runtest.CheckFrame(t, filepath.Join(frames, "frame_elegant_00000.png"), viewer.FrameW, viewer.FrameH)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,18 +51,7 @@ func TestFramesWritesPNGsAndChangesNothing(t *testing.T) {
 // checkFrame checks that path is a PNG frame of the viewer's size.
 func checkFrame(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if b := img.Bounds(); b.Dx() != viewer.FrameW || b.Dy() != viewer.FrameH {
-		t.Errorf("%s: a frame of %v, want %d×%d", path, b, viewer.FrameW, viewer.FrameH)
-	}
+	runtest.CheckFrame(t, path, viewer.FrameW, viewer.FrameH)
 }
 
 // TestFramesFlagErrors: -frames into a file, or every 0 iterations, is a

@@ -4,13 +4,13 @@ package main
 
 import (
 	"bytes"
-	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/difftune/difftune/cmd/internal/runtest"
 	"github.com/difftune/difftune/cmd/internal/viewer"
 	"github.com/difftune/difftune/cmd/internal/viewer/xvfb"
 	"github.com/difftune/difftune/cmd/internal/watch"
@@ -49,14 +49,7 @@ func TestWatchRounds(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("-frames wrote %v, want %v", names, want)
 	}
-	f, err := os.Open(filepath.Join(frames, want[3]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if cfg, err := png.DecodeConfig(f); err != nil || cfg.Width != viewer.FrameW || cfg.Height != viewer.FrameH {
-		t.Errorf("%s: %v, %d×%d", want[3], err, cfg.Width, cfg.Height)
-	}
+	runtest.CheckFrame(t, filepath.Join(frames, want[3]), viewer.FrameW, viewer.FrameH)
 	log, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
