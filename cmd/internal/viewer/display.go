@@ -45,6 +45,7 @@ type Display struct {
 	keys    []Key
 	closed  bool
 	damaged bool // the window system asked for the window's pixels again
+	refresh int  // frames presented again by Refresh
 
 	last       []uint32 // the frame shown last, for Refresh
 	lastW      int
@@ -160,7 +161,12 @@ func (w *Display) Refresh() error {
 	if w.last == nil || !damaged {
 		return nil
 	}
-	_, err := w.b.Present(w.last, w.lastW, w.lastH, w.background)
+	presented, err := w.b.Present(w.last, w.lastW, w.lastH, w.background)
+	if presented {
+		w.mu.Lock()
+		w.refresh++
+		w.mu.Unlock()
+	}
 	return err
 }
 

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-gl/glfw/v3.3/glfw"
+
 	"github.com/difftune/difftune/cmd/internal/viewer/xvfb"
 )
 
@@ -317,5 +319,75 @@ func TestLiveKeys(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "saved "+l.Saved()[0]) {
 		t.Errorf("the log does not name the saved frame: %q", log.String())
+	}
+}
+
+// TestDisplayRefresh: when another window covers the viewer's and goes
+// away, the window system asks for the viewer's pixels again (glfw's
+// refresh callback), Refresh presents the last frame once more, and the
+// screen shows it; without such a request Refresh presents nothing.
+func TestDisplayRefresh(t *testing.T) {
+	d, srv := openTestDisplay(t)
+	rng := rand.New(rand.NewPCG(9, 10))
+	plane := testPlane()
+	list := plane.Frame(gaussians(rng, 200, -1, 1, 0.5), "ELEGANT  ITER 1", "REFRESH TEST")
+	if _, presented, err := d.Show(list); err != nil || !presented {
+		t.Fatalf("Show: presented %v, %v", presented, err)
+	}
+	ref := RenderCPU(list)
+	screenShows(t, d, srv, ref)
+	refreshes := func() (int, bool) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.refresh, d.damaged
+	}
+	// The requests of the window's first mapping, if any came after Show.
+	d.Poll()
+	if err := d.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	n0, _ := refreshes()
+	d.Poll()
+	if err := d.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := refreshes(); n != n0 {
+		t.Fatalf("Refresh presented %d frames with nothing asked", n-n0)
+	}
+
+	// A window over the viewer's, then gone: the X server sends the viewer
+	// Expose events for what it uncovers.
+	var cover *glfw.Window
+	var err error
+	onMain(func() {
+		if cover, err = glfw.CreateWindow(FrameW, FrameH, "cover", nil, nil); err == nil {
+			cover.SetPos(0, 0)
+		}
+	})
+	if err != nil {
+		t.Fatalf("a second window: %v", err)
+	}
+	x, y := d.Pos()
+	waitFor(t, "the cover window over the viewer's", func() bool {
+		d.Poll()
+		cx, cy := 0, 0
+		onMain(func() { cx, cy = cover.GetPos() })
+		return cx == x && cy == y
+	})
+	onMain(cover.Destroy)
+	waitFor(t, "the refresh request", func() bool {
+		d.Poll()
+		_, damaged := refreshes()
+		return damaged
+	})
+	if err := d.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if n, damaged := refreshes(); n != n0+1 || damaged {
+		t.Fatalf("after a refresh request, Refresh presented %d frames (want 1), damaged %v", n-n0, damaged)
+	}
+	screenShows(t, d, srv, ref)
+	if msgs := d.Messages(); len(msgs) > 0 {
+		t.Errorf("the validation layer reported %d messages: %s", len(msgs), strings.Join(msgs, "\n"))
 	}
 }
