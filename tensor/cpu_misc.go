@@ -93,6 +93,10 @@ func im2col[T number](cols, img []T, g ConvGeom, fold bool) {
 // copied from a row of the image (every stride-th value) between zeros for
 // the padding. Neither tests each element.
 func unfoldPlane[T number](cols []T, ldc int, plane []T, g ConvGeom, q0, q1 int) {
+	if g.Stride == 2 {
+		unfoldStride2(cols, ldc, plane, g, q0, q1)
+		return
+	}
 	for ky := range g.KH {
 		for kx := range g.KW {
 			row := cols[(ky*g.KW+kx)*ldc:][:q1-q0]
@@ -106,32 +110,118 @@ func unfoldPlane[T number](cols []T, ldc int, plane []T, g ConvGeom, q0, q1 int)
 				}
 				continue
 			}
-			ox0, ox1 := convInside(kx, g.Stride, g.Pad, g.W, g.OutW)
-			for q := q0; q < q1; {
-				oy, oxa := q/g.OutW, q%g.OutW
-				oxb := min(g.OutW, oxa+q1-q)
+			// Output row by output row: the run [oxa, oxb) of row oy,
+			// the whole row but for the first and last.
+			stride, w, h, ow := g.Stride, g.W, g.H, g.OutW
+			ox0, ox1 := convInside(kx, stride, g.Pad, w, ow)
+			oy, oxa := q0/ow, q0%ow
+			for q := q0; q < q1; oy, oxa = oy+1, 0 {
+				oxb := min(ow, oxa+q1-q)
 				seg := row[q-q0 : q-q0+oxb-oxa]
 				q += oxb - oxa
-				iy := oy*g.Stride - g.Pad + ky
+				iy := oy*stride - g.Pad + ky
 				a, b := max(ox0, oxa), min(ox1, oxb)
-				if iy < 0 || iy >= g.H || a >= b {
+				if iy < 0 || iy >= h || a >= b {
 					clear(seg)
 					continue
 				}
-				clear(seg[:a-oxa])
-				clear(seg[b-oxa:])
-				src := plane[iy*g.W+a*g.Stride-g.Pad+kx:]
+				if a > oxa {
+					clear(seg[:a-oxa])
+				}
+				if b < oxb {
+					clear(seg[b-oxa:])
+				}
+				src := plane[iy*w+a*stride-g.Pad+kx:]
 				dst := seg[a-oxa : b-oxa]
-				if g.Stride == 1 {
+				if stride == 1 {
 					copy(dst, src)
 					continue
 				}
-				src = src[:(len(dst)-1)*g.Stride+1]
+				src = src[:(len(dst)-1)*stride+1]
 				for i := range dst {
-					dst[i] = src[i*g.Stride]
+					dst[i] = src[i*stride]
 				}
 			}
 		}
+	}
+}
+
+// unfoldStride2 is unfoldPlane for stride 2. Tap kx of output column ox
+// reads image column 2ox + kx − pad = 2(ox + s) + p: value ox + s of phase
+// p (the even or odd values of the image row), s = ⌊(kx − pad)/2⌋. So each
+// image row is split into its two phases once, each between the zeros of
+// the padding, and the run of tap (ky, kx) in output row oy is one copy
+// from a phase of image row 2oy − pad + ky: the strided gather runs once
+// per image value instead of once per tap (9 times for 3×3), and the
+// runs need no clearing. (The gather per tap was 40 % of the UNet's
+// downsampling convolution.)
+func unfoldStride2[T number](cols []T, ldc int, plane []T, g ConvGeom, q0, q1 int) {
+	if q0 >= q1 {
+		return
+	}
+	ow := g.OutW
+	// A phase row holds the values [lo, ow+hi) of its phase: those that
+	// the taps read.
+	lo, hi := floorHalf(-g.Pad), floorHalf(g.KW-1-g.Pad)
+	width := ow + hi - lo
+	var stack [2048]T
+	ph := stack[:0]
+	if n := 2 * g.H * width; n <= len(stack) {
+		ph = stack[:n]
+	} else {
+		ph = make([]T, n)
+	}
+	oyFirst, oyLast := q0/ow, (q1-1)/ow
+	iy0, iy1 := max(0, 2*oyFirst-g.Pad), min(g.H, 2*oyLast-g.Pad+g.KH)
+	for iy := iy0; iy < iy1; iy++ {
+		in := plane[iy*g.W : (iy+1)*g.W]
+		for p := range 2 {
+			row := ph[(2*iy+p)*width:][:width]
+			// Index j holds image column 2(lo + j) + p.
+			ja := -lo
+			jb := max(ja, min(width, (g.W-1-p)/2-lo+1))
+			clear(row[:ja])
+			clear(row[jb:])
+			if ja < jb {
+				gather2(row[ja:jb], in[p:p+2*(jb-ja)-1])
+			}
+		}
+	}
+	for ky := range g.KH {
+		for kx := range g.KW {
+			row := cols[(ky*g.KW+kx)*ldc:][:q1-q0]
+			d := kx - g.Pad
+			p := d & 1
+			off := (d-p)/2 - lo
+			oy, oxa := oyFirst, q0%ow
+			for q := q0; q < q1; oy, oxa = oy+1, 0 {
+				oxb := min(ow, oxa+q1-q)
+				seg := row[q-q0 : q-q0+oxb-oxa]
+				q += oxb - oxa
+				iy := 2*oy - g.Pad + ky
+				if iy < 0 || iy >= g.H {
+					clear(seg)
+					continue
+				}
+				copy(seg, ph[(2*iy+p)*width+off+oxa:])
+			}
+		}
+	}
+}
+
+// floorHalf is ⌊x/2⌋.
+func floorHalf(x int) int { return x >> 1 }
+
+// gather2 sets dst[i] = src[2i], four at a time; len(src) = 2·len(dst) − 1.
+func gather2[T number](dst, src []T) {
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
+		s := src[2*i : 2*i+7]
+		d := dst[i : i+4]
+		d[0], d[1], d[2], d[3] = s[0], s[2], s[4], s[6]
+	}
+	for ; i < len(dst); i++ {
+		dst[i] = src[2*i]
 	}
 }
 
