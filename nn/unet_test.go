@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -145,4 +146,41 @@ func TestUNetCheckpointRoundTrip(t *testing.T) {
 	if _, err := LoadCheckpoint(path, NewUNet(&Init{Backend: b, DType: tensor.Float32, Seed: 3}, cfg)); err == nil {
 		t.Fatal("loaded a checkpoint into a UNet of other widths")
 	}
+}
+
+// TestUNetSamplingReleasesTemporaries: outside recording scopes the
+// residual blocks free their temporaries, so a forward pass allocates
+// well under what it does with release off, and its output is the
+// recording pass's bit for bit, also when the blocks run on recycled
+// buffers.
+func TestUNetSamplingReleasesTemporaries(t *testing.T) {
+	u := NewUNet(&Init{Backend: tensor.CPU(), DType: tensor.Float32, Seed: 3}, DefaultUNet)
+	c := DefaultUNet
+	x := autograd.Const(tensor.RandNormal(tensor.CPU(), tensor.Float32, 1, 2, 4, c.Channels, c.Height, c.Width))
+	times := []float64{0.3, 0.5, 0.7, 0.9}
+	want := u.Forward(x, times).Value.Float32s()
+	allocated := func(on bool) (uint64, []float32) {
+		releaseTemporaries = on
+		defer func() { releaseTemporaries = true }()
+		var out []float32
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		autograd.NoGrad(func() { out = u.Forward(x, times).Value.Float32s() })
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc, out
+	}
+	off, outOff := allocated(false)
+	allocated(true) // fills the free lists
+	on, outOn := allocated(true)
+	for _, got := range [][]float32{outOff, outOn} {
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("output[%d] = %v outside recording, %v recording", i, got[i], want[i])
+			}
+		}
+	}
+	if on > off/2 {
+		t.Errorf("a forward pass outside recording allocated %d bytes with release, %d without: want under half", on, off)
+	}
+	t.Logf("allocated: %d bytes with release, %d without", on, off)
 }
