@@ -17,7 +17,7 @@ func TestActivationKernels(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name  string
-		f     func(x, d []float32)
+		f     func(dst, src, d []float32)
 		ref   func(z float64) (y, dy float64)
 		check func(z float64) bool
 	}{
@@ -30,9 +30,18 @@ func TestActivationKernels(t *testing.T) {
 			return s, s * (1 - s)
 		}, func(float64) bool { return true }},
 	} {
+		// In place, and into another slice (src unchanged).
 		y := append([]float32(nil), x...)
 		d := make([]float32, len(x))
-		tc.f(y, d)
+		tc.f(y, y, d)
+		src := append([]float32(nil), x...)
+		out := make([]float32, len(x))
+		tc.f(out, src, nil)
+		for i := range x {
+			if math.Float32bits(out[i]) != math.Float32bits(y[i]) || math.Float32bits(src[i]) != math.Float32bits(x[i]) {
+				t.Fatalf("%s out of place: f(%v) = %v (in place %v), src became %v", tc.name, x[i], out[i], y[i], src[i])
+			}
+		}
 		for i, z := range x {
 			if !tc.check(float64(z)) {
 				continue

@@ -166,12 +166,10 @@ func unaryKernel[T number](op UnaryOp, d, s []T, dst, src *Tensor, p float64) {
 // the generic loop cost a tenth of a UNet training step).
 func activate32(op UnaryOp, d, s []float32, od, os, sd, ss, n int) {
 	if sd == 1 && ss == 1 {
-		run := d[od : od+n]
-		copy(run, s[os:os+n])
 		if op == OpSiLU {
-			siluF32(run, nil)
+			siluF32(d[od:od+n], s[os:os+n], nil)
 		} else {
-			sigmoidF32(run, nil)
+			sigmoidF32(d[od:od+n], s[os:os+n], nil)
 		}
 		return
 	}

@@ -71,20 +71,22 @@ func siluGrad[T number](d, x, g []T, n, sd, sx, sg int) {
 
 // siluScalar and sigmoidScalar are the portable loops behind siluF32 and
 // sigmoidF32 (the SIMD builds use them for the tails of slices).
-func siluScalar(x, d []float32) {
-	for i, z := range x {
+func siluScalar(dst, src, d []float32) {
+	src = src[:len(dst)]
+	for i, z := range src {
 		s := sigmoid32(z)
-		x[i] = z * s
+		dst[i] = z * s
 		if d != nil {
 			d[i] = s * (1 + z*(1-s))
 		}
 	}
 }
 
-func sigmoidScalar(x, d []float32) {
-	for i, z := range x {
+func sigmoidScalar(dst, src, d []float32) {
+	src = src[:len(dst)]
+	for i, z := range src {
 		s := sigmoid32(z)
-		x[i] = s
+		dst[i] = s
 		if d != nil {
 			d[i] = s * (1 - s)
 		}

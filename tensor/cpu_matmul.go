@@ -105,9 +105,9 @@ func activate[T number](x []T, act Activation, d []T) {
 	if x32, ok := any(x).([]float32); ok && (act == ActSiLU || act == ActSigmoid) {
 		d32, _ := any(d).([]float32)
 		if act == ActSiLU {
-			siluF32(x32, d32)
+			siluF32(x32, x32, d32)
 		} else {
-			sigmoidF32(x32, d32)
+			sigmoidF32(x32, x32, d32)
 		}
 		return
 	}

@@ -2,11 +2,13 @@
 
 package tensor
 
-// siluF32 replaces x by x·σ(x) and, if d is not nil, stores the derivative.
-func siluF32(x, d []float32) { siluScalar(x, d) }
+// siluF32 sets dst to src·σ(src) (dst may be src) and, if d is not nil,
+// stores the derivative.
+func siluF32(dst, src, d []float32) { siluScalar(dst, src[:len(dst)], d) }
 
-// sigmoidF32 replaces x by σ(x) and, if d is not nil, stores the derivative.
-func sigmoidF32(x, d []float32) { sigmoidScalar(x, d) }
+// sigmoidF32 sets dst to σ(src) (dst may be src) and, if d is not nil,
+// stores the derivative.
+func sigmoidF32(dst, src, d []float32) { sigmoidScalar(dst, src[:len(dst)], d) }
 
 // simdPath names the elementwise kernels in use.
 const simdPath = "generic"

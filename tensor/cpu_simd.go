@@ -74,30 +74,31 @@ func sigmoid8(x archsimd.Float32x8) archsimd.Float32x8 {
 // The vector loops below return how many leading elements they did; the
 // callers finish the rest with the scalar loops.
 
-// siluF32 replaces x by x·σ(x) and, if d is not nil, stores the derivative
-// σ(1 + x(1 − σ)).
-func siluF32(x, d []float32) {
+// siluF32 sets dst to src·σ(src) (dst may be src; equal lengths) and, if d
+// is not nil, stores the derivative σ(1 + src(1 − σ)).
+func siluF32(dst, src, d []float32) {
+	src = src[:len(dst)]
 	var i int
 	switch {
 	case hasAVX512:
-		i = silu16(x, d)
+		i = silu16(dst, src, d)
 	case hasAVX2:
-		i = silu8(x, d)
+		i = silu8(dst, src, d)
 	}
 	var dt []float32
 	if d != nil {
 		dt = d[i:]
 	}
-	siluScalar(x[i:], dt)
+	siluScalar(dst[i:], src[i:], dt)
 }
 
-func silu16(x, d []float32) int {
+func silu16(dst, src, d []float32) int {
 	one := archsimd.BroadcastFloat32x16(1)
 	i := 0
-	for ; i+16 <= len(x); i += 16 {
-		z := archsimd.LoadFloat32x16Slice(x[i:])
+	for ; i+16 <= len(dst); i += 16 {
+		z := archsimd.LoadFloat32x16Slice(src[i:])
 		s := sigmoid16(z)
-		z.Mul(s).StoreSlice(x[i:])
+		z.Mul(s).StoreSlice(dst[i:])
 		if d != nil {
 			// σ(1 + z(1 − σ)) = σ + zσ(1 − σ)
 			s.Mul(z.Mul(one.Sub(s)).Add(one)).StoreSlice(d[i:])
@@ -107,13 +108,13 @@ func silu16(x, d []float32) int {
 	return i
 }
 
-func silu8(x, d []float32) int {
+func silu8(dst, src, d []float32) int {
 	one := archsimd.BroadcastFloat32x8(1)
 	i := 0
-	for ; i+8 <= len(x); i += 8 {
-		z := archsimd.LoadFloat32x8Slice(x[i:])
+	for ; i+8 <= len(dst); i += 8 {
+		z := archsimd.LoadFloat32x8Slice(src[i:])
 		s := sigmoid8(z)
-		z.Mul(s).StoreSlice(x[i:])
+		z.Mul(s).StoreSlice(dst[i:])
 		if d != nil {
 			s.Mul(z.Mul(one.Sub(s)).Add(one)).StoreSlice(d[i:])
 		}
@@ -122,28 +123,30 @@ func silu8(x, d []float32) int {
 	return i
 }
 
-// sigmoidF32 replaces x by σ(x) and, if d is not nil, stores σ(1 − σ).
-func sigmoidF32(x, d []float32) {
+// sigmoidF32 sets dst to σ(src) (dst may be src; equal lengths) and, if d
+// is not nil, stores σ(1 − σ).
+func sigmoidF32(dst, src, d []float32) {
+	src = src[:len(dst)]
 	var i int
 	switch {
 	case hasAVX512:
-		i = sigmoidVec16(x, d)
+		i = sigmoidVec16(dst, src, d)
 	case hasAVX2:
-		i = sigmoidVec8(x, d)
+		i = sigmoidVec8(dst, src, d)
 	}
 	var dt []float32
 	if d != nil {
 		dt = d[i:]
 	}
-	sigmoidScalar(x[i:], dt)
+	sigmoidScalar(dst[i:], src[i:], dt)
 }
 
-func sigmoidVec16(x, d []float32) int {
+func sigmoidVec16(dst, src, d []float32) int {
 	one := archsimd.BroadcastFloat32x16(1)
 	i := 0
-	for ; i+16 <= len(x); i += 16 {
-		s := sigmoid16(archsimd.LoadFloat32x16Slice(x[i:]))
-		s.StoreSlice(x[i:])
+	for ; i+16 <= len(dst); i += 16 {
+		s := sigmoid16(archsimd.LoadFloat32x16Slice(src[i:]))
+		s.StoreSlice(dst[i:])
 		if d != nil {
 			s.Mul(one.Sub(s)).StoreSlice(d[i:])
 		}
@@ -152,12 +155,12 @@ func sigmoidVec16(x, d []float32) int {
 	return i
 }
 
-func sigmoidVec8(x, d []float32) int {
+func sigmoidVec8(dst, src, d []float32) int {
 	one := archsimd.BroadcastFloat32x8(1)
 	i := 0
-	for ; i+8 <= len(x); i += 8 {
-		s := sigmoid8(archsimd.LoadFloat32x8Slice(x[i:]))
-		s.StoreSlice(x[i:])
+	for ; i+8 <= len(dst); i += 8 {
+		s := sigmoid8(archsimd.LoadFloat32x8Slice(src[i:]))
+		s.StoreSlice(dst[i:])
 		if d != nil {
 			s.Mul(one.Sub(s)).StoreSlice(d[i:])
 		}
