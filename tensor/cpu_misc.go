@@ -89,9 +89,10 @@ func im2col[T number](cols, img []T, g ConvGeom, fold bool) {
 // position q goes to cols[(ky·kw + kx)·ldc + q − q0]. Where the convolution
 // keeps the width (stride 1, ow = w), a tap's row is the image shifted by
 // (ky − pad)·w + kx − pad: one copy, then zeros where the shift wrapped
-// around a row's end (convShiftMask); otherwise each output row is a run
-// copied from a row of the image (every stride-th value) between zeros for
-// the padding. Neither tests each element.
+// around a row's end (convShiftMask); with stride 2, each run is a copy
+// from the even or odd values of an image row (unfoldStride2); otherwise
+// each output row is a run copied from a row of the image (every stride-th
+// value) between zeros for the padding. None tests each element.
 func unfoldPlane[T number](cols []T, ldc int, plane []T, g ConvGeom, q0, q1 int) {
 	if g.Stride == 2 {
 		unfoldStride2(cols, ldc, plane, g, q0, q1)
@@ -179,7 +180,7 @@ func unfoldStride2[T number](cols []T, ldc int, plane []T, g ConvGeom, q0, q1 in
 			row := ph[(2*iy+p)*width:][:width]
 			// Index j holds image column 2(lo + j) + p.
 			ja := -lo
-			jb := max(ja, min(width, (g.W-1-p)/2-lo+1))
+			jb := max(ja, min(width, floorHalf(g.W-1-p)-lo+1))
 			clear(row[:ja])
 			clear(row[jb:])
 			if ja < jb {

@@ -528,10 +528,12 @@ func (s *suite) testIm2Col(t *testing.T) {
 		tensor.NewConvGeom(2, 3, 5, 6, 3, 3, 1, 1), tensor.NewConvGeom(1, 2, 7, 7, 3, 2, 2, 0), tensor.NewConvGeom(1, 1, 4, 4, 1, 1, 1, 0),
 		// Stride 2 (unfolded from the two phases of each row): even and
 		// odd sizes, the UNet's 3×3 with padding 1, a 4×4 kernel, padding
-		// wider than half the kernel, a single row; and stride 3.
+		// wider than half the kernel, a single row, a single column; and
+		// stride 3.
 		tensor.NewConvGeom(2, 2, 8, 8, 3, 3, 2, 1), tensor.NewConvGeom(1, 2, 9, 10, 4, 4, 2, 1),
 		tensor.NewConvGeom(1, 1, 6, 7, 5, 5, 2, 3), tensor.NewConvGeom(1, 2, 1, 9, 3, 3, 2, 1),
-		tensor.NewConvGeom(1, 1, 3, 2, 1, 1, 2, 0), tensor.NewConvGeom(1, 2, 10, 11, 3, 3, 3, 1),
+		tensor.NewConvGeom(1, 1, 3, 2, 1, 1, 2, 0), tensor.NewConvGeom(1, 1, 3, 1, 3, 3, 2, 1),
+		tensor.NewConvGeom(1, 2, 10, 11, 3, 3, 3, 1),
 	} {
 		v, x := s.randn(g.N, g.C, g.H, g.W)
 		rows, sp := g.C*g.KH*g.KW, g.OutH*g.OutW
