@@ -16,7 +16,6 @@ import (
 	"github.com/difftune/difftune/cmd/internal/runtest"
 	"github.com/difftune/difftune/cmd/internal/viewer"
 	"github.com/difftune/difftune/cmd/internal/viewer/xvfb"
-	"github.com/difftune/difftune/cmd/internal/watch"
 )
 
 // viewArgs is a small gmm2d job.
@@ -30,30 +29,13 @@ func viewArgs(cache string) []string {
 // rollouts behind them (their states copied for a replay), and the summary
 // and metrics.jsonl are identical (but for wall times) to the plain run's.
 func TestViewShowsFramesAndChangesNothing(t *testing.T) {
-	srv := xvfb.Start(t, 800, 600)
-	t.Setenv("DISPLAY", srv.Display)
 	cache := t.TempDir()
 	plain, watched := t.TempDir(), t.TempDir()
 	var stderr bytes.Buffer
 	if err := run(append(viewArgs(cache), "-out", plain), &bytes.Buffer{}, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
-	var live *viewer.Live
-	watch.Started = func(l *viewer.Live) { live = l }
-	defer func() { watch.Started = nil }()
-	stderr.Reset()
-	if err := run(append(viewArgs(cache), "-out", watched, "-view"), &bytes.Buffer{}, &stderr); err != nil {
-		t.Fatalf("run -view: %v\n%s", err, stderr.String())
-	}
-	if live == nil {
-		t.Fatalf("-view opened no window under Xvfb: %s", stderr.String())
-	}
-	if strings.Contains(stderr.String(), "-view") {
-		t.Errorf("-view reported: %s", stderr.String())
-	}
-	if live.Shown() == 0 {
-		t.Error("the window drew no frame")
-	}
+	live, _ := runtest.RunViewed(t, run, append(viewArgs(cache), "-out", watched, "-view"))
 	if live.Rollouts() == 0 {
 		t.Error("no rollout was offered for replay")
 	}

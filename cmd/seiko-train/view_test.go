@@ -7,13 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/difftune/difftune/cmd/internal/runtest"
 	"github.com/difftune/difftune/cmd/internal/viewer"
-	"github.com/difftune/difftune/cmd/internal/viewer/xvfb"
-	"github.com/difftune/difftune/cmd/internal/watch"
 )
 
 // TestWatchRounds runs a small greedy job with -view under Xvfb and
@@ -21,22 +18,11 @@ import (
 // round's iterations starting over, and metrics.jsonl records the round of
 // every fine-tuning step.
 func TestWatchRounds(t *testing.T) {
-	srv := xvfb.Start(t, 800, 600)
-	t.Setenv("DISPLAY", srv.Display)
 	out, frames := t.TempDir(), filepath.Join(t.TempDir(), "frames")
-	var live *viewer.Live
-	watch.Started = func(l *viewer.Live) { live = l }
-	defer func() { watch.Started = nil }()
 	args := []string{"-quick", "-oracle", "", "-variant", "greedy", "-pretrain-iters", "300", "-width", "64", "-steps", "15",
 		"-batch-schedule", "64,128", "-iters", "4", "-eval-samples", "200", "-out", out, "-cache", t.TempDir(),
 		"-view", "-frames", frames, "-frames-every", "2"}
-	var stderr bytes.Buffer
-	if err := run(args, &bytes.Buffer{}, &stderr); err != nil {
-		t.Fatalf("run: %v\n%s", err, stderr.String())
-	}
-	if live == nil || live.Shown() == 0 || strings.Contains(stderr.String(), "-view") {
-		t.Fatalf("-view showed no frame: %s", stderr.String())
-	}
+	runtest.RunViewed(t, run, args)
 	entries, err := os.ReadDir(frames)
 	if err != nil {
 		t.Fatal(err)
