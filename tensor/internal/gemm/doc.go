@@ -59,20 +59,20 @@
 //
 // # Implementations
 //
-// Built with GOEXPERIMENT=simd on amd64, the package uses simd/archsimd: a
-// 5×32 micro-kernel on Float32x16 (ten accumulators) when the CPU has
-// AVX-512, and vector epilogues (exp from Cephes' polynomial, tanh from
-// Eigen's rational approximation). Go's register allocator hands out 15
-// vector registers, and VFMADD213PS overwrites a factor, so every FMA but
-// the last of a broadcast A value needs a copy of it: ten accumulators, two
-// B vectors, the A value and its copy fill the 15; the 6×32 tile needs 16
-// and spills. With AVX2 and FMA only, the micro-kernel is 6×16 in assembly
-// (kernel6x16_amd64.s): twelve YMM accumulators that stay in place, 3.3×
-// the archsimd 5×16 kernel's rate on a Zen 3 core (81 against 24 GFLOP/s,
-// BenchmarkKernel); it prefetches B 16 k steps ahead and the C tile before
-// its k loop, which B streaming from L2 needs (2048³ at 110–118 instead of
-// 98–103 GFLOP/s on two cores). Without the experiment, amd64 CPUs with
-// AVX2 and FMA run the same assembly kernel (CPU features from
-// golang.org/x/sys/cpu) with plain-Go epilogues; elsewhere a plain-Go 3×3
-// kernel runs the same blocking. [Path] reports which implementation runs.
+// The micro-kernels of amd64 are Go assembly, in both builds: 6×16 on AVX2
+// and FMA (kernel6x16_amd64.s, twelve YMM accumulators that stay in place)
+// and the same at twice the width, 6×32 on ZMM registers, where the CPU has
+// AVX-512F (kernel6x32_amd64.s). Both sum the taps of a convolution
+// ([SgemmTaps]) in registers, prefetch B 16 k steps ahead and the C tile
+// before the k loop, which B streaming from L2 needs (2048³ at 110–118
+// instead of 98–103 GFLOP/s on two Zen 3 cores). Written with simd/archsimd
+// they ran at a fraction of that: Go 1.26's register allocator hands out 15
+// vector registers and VFMADD213PS overwrites a factor, so that the archsimd
+// 5×16 AVX2 kernel reached 24 GFLOP/s on a Zen 3 core against the
+// assembly's 81, and the 5×32 AVX-512 one 71–86 on a Zen 4 core against
+// 107–109 (BenchmarkKernel). Built with GOEXPERIMENT=simd, the epilogues
+// are archsimd code (exp from Cephes' polynomial, tanh from Eigen's rational
+// approximation); without, plain Go (CPU features from golang.org/x/sys/cpu).
+// Elsewhere a plain-Go 3×3 kernel runs the same blocking. [Path] reports
+// which implementation runs.
 package gemm

@@ -28,23 +28,20 @@ func kernel6x16(kc int, a *float32, rsa, csa int, b *float32, sb int, c *float32
 // oneTap is the tap list of a plain product.
 var oneTap = [1]int{0}
 
-// kernel6x16Checked checks the panels and the tile against the strides
-// before it hands their addresses to the assembly.
-func kernel6x16Checked(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut) {
-	kernel6x16TapsChecked(kc, a, rsa, csa, b, sb, oneTap[:], o)
-}
-
-// kernel6x16TapsChecked is kernel6x16Checked summing the taps at offs (B_t
-// = b[offs[t]:], A_t the kc steps of a after those of A_{t−1}).
-func kernel6x16TapsChecked(kc int, a []float32, rsa, csa int, b []float32, sb int, offs []int, o *tileOut) {
+// kernelAsm checks the panels and the tile of the 6×nr assembly kernel
+// (kernel6x16 for nr = 16, kernel6x32 for nr = 32) against the strides
+// before it hands their addresses to it, and sums the taps at offs (B_t =
+// b[offs[t]:], A_t the kc steps of a after those of A_{t−1}); a plain
+// product is the one tap oneTap.
+func kernelAsm(nr, kc int, a []float32, rsa, csa int, b []float32, sb int, offs []int, o *tileOut) {
 	steps := kc * len(offs)
-	if kc <= 0 || len(offs) == 0 || rsa <= 0 || csa <= 0 || sb < 16 || len(a) <= 5*rsa+(steps-1)*csa ||
-		o.rows < 1 || o.rows > 6 || o.cols < 1 || o.cols > 16 || o.ldc < o.cols || len(o.c) < (o.rows-1)*o.ldc+o.cols ||
+	if kc <= 0 || len(offs) == 0 || rsa <= 0 || csa <= 0 || sb < nr || len(a) <= 5*rsa+(steps-1)*csa ||
+		o.rows < 1 || o.rows > 6 || o.cols < 1 || o.cols > nr || o.ldc < o.cols || len(o.c) < (o.rows-1)*o.ldc+o.cols ||
 		(o.bias != nil && len(o.bias) < o.cols) || (o.rowBias != nil && len(o.rowBias) < 6) {
 		panic("gemm: bad micro-kernel arguments")
 	}
 	for _, off := range offs {
-		if off < 0 || len(b) < off+(kc-1)*sb+16 {
+		if off < 0 || len(b) < off+(kc-1)*sb+nr {
 			panic("gemm: bad micro-kernel tap offset")
 		}
 	}
@@ -54,6 +51,10 @@ func kernel6x16TapsChecked(kc int, a []float32, rsa, csa int, b []float32, sb in
 	}
 	if o.rowBias != nil {
 		rbias = &o.rowBias[0]
+	}
+	if nr == 32 {
+		kernel6x32(kc, &a[0], rsa, csa, &b[0], sb, &o.c[0], o.ldc, o.add, bias, o.rows, o.cols, &offs[0], len(offs), rbias)
+		return
 	}
 	kernel6x16(kc, &a[0], rsa, csa, &b[0], sb, &o.c[0], o.ldc, o.add, bias, o.rows, o.cols, &offs[0], len(offs), rbias)
 }

@@ -12,21 +12,12 @@ func (p *problem) packA(dst []float32, mr, i0, mc, p0, kc int) {
 			// copied element by element for the full panels of the
 			// kernels (a loop and a clear per run of 6 values cost four times
 			// as much: packing was 7 % of the gmm2d iteration).
-			switch {
-			case rows == 6 && mr == 6:
+			if rows == 6 && mr == 6 {
 				for q := range kc {
 					src := p.a[(p0+q)*p.lda+i0+ip:]
 					src = src[:6]
 					d := panel[q*6 : q*6+6]
 					d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
-				}
-				continue
-			case rows == 5 && mr == 5:
-				for q := range kc {
-					src := p.a[(p0+q)*p.lda+i0+ip:]
-					src = src[:5]
-					d := panel[q*5 : q*5+5]
-					d[0], d[1], d[2], d[3], d[4] = src[0], src[1], src[2], src[3], src[4]
 				}
 				continue
 			}

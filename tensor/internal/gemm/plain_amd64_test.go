@@ -10,5 +10,8 @@ func implementations() []*impl {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		s = append(s, avx2)
 	}
+	if cpu.X86.HasAVX512F {
+		s = append(s, avx512)
+	}
 	return s
 }

@@ -26,19 +26,16 @@ func chooseImpl() *impl {
 // one, 89 % of it in math.archExp.
 func (im *impl) kernel(kc int, a []float32, rsa, csa int, b []float32, sb int, o *tileOut) {
 	switch im.kind {
-	case kindAVX512:
-		kernel5x32(kc, a, rsa, csa, b, sb, o)
-		archsimd.ClearAVXUpperBits()
-	case kindAVX2:
-		kernel6x16Checked(kc, a, rsa, csa, b, sb, o) // ends with VZEROUPPER
+	case kindAVX512, kindAVX2:
+		kernelAsm(im.nr, kc, a, rsa, csa, b, sb, oneTap[:], o) // ends with VZEROUPPER
 	default:
 		kernelGeneric(kc, a, rsa, csa, b, sb, o)
 	}
 }
 
 func (im *impl) kernelTaps(kc int, a []float32, rsa, csa int, b []float32, sb int, offs []int, o *tileOut) {
-	if im.kind == kindAVX2 {
-		kernel6x16TapsChecked(kc, a, rsa, csa, b, sb, offs, o) // ends with VZEROUPPER
+	if im.kind == kindAVX512 || im.kind == kindAVX2 {
+		kernelAsm(im.nr, kc, a, rsa, csa, b, sb, offs, o) // ends with VZEROUPPER
 		return
 	}
 	kernelEachTap(im, kc, a, rsa, csa, b, sb, offs, o)
@@ -95,24 +92,6 @@ func (im *impl) gemvT(x, b []float32, ldb int, y []float32) {
 		gemvTGeneric(x, b, ldb, y)
 	}
 }
-
-// The archsimd micro-kernels are written around two limits of the Go 1.26
-// compiler:
-//
-//   - VFMADD213PS writes its result over its first factor, so every
-//     accumulation needs a factor that dies there: the broadcast A value is
-//     copied for all but its last use, and the accumulators move from
-//     register to register;
-//   - the scheduler puts every load and broadcast of a basic block before
-//     the FMAs that use them (values with uses in the block come first),
-//     which runs out of the 15 vector registers the allocator hands out
-//     (X0-X14) and spills.
-//
-// A branch that is never taken (an offset that cannot be ^0, ^1, ...) after
-// each row of the tile cuts the loop body into one basic block per row, so
-// that each broadcast is scheduled next to its FMAs and the kernel runs
-// without spills: about 107 GFLOP/s on one Zen 4 core, out of 116. The
-// conditions differ so that the compiler cannot prove one from another.
 
 // Constants of the vector exp (Cephes' expf) and tanh (Eigen's rational
 // approximation, exact to float32 rounding beyond tanhClamp).
