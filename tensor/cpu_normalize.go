@@ -29,6 +29,13 @@ func (a hostAffine[T]) segment(i, end int) (e int, gamma, beta float64) {
 	return min((f+1)*a.inner, end), float64(a.gamma[c]), float64(a.beta[c])
 }
 
+// perElement reports whether the affine has one γ and β per element of a
+// row of d values (a layer norm's), which the kernels below walk as whole
+// rows instead of runs.
+func (a hostAffine[T]) perElement(d int) bool {
+	return a.gamma != nil && a.inner == 1 && a.k == d
+}
+
 // The sums below keep four partial sums in float64: the float32 inputs stay
 // accurate over long rows, and the four chains of additions run in parallel
 // instead of waiting on one another.
@@ -121,6 +128,15 @@ func normalizeKernel[T number](y, mean, rstd, x []T, rows int, eps float64, a ho
 			i0, i1 := r*d, (r+1)*d
 			m := sum(x[i0:i1]) / float64(d)
 			rs := 1 / math.Sqrt(sumSquaredDev(x[i0:i1], m)/float64(d)+eps)
+			if a.perElement(d) {
+				// A layer norm's γ and β, one per element of the row.
+				yr, gamma, beta := y[i0:i1], a.gamma[:d], a.beta[:d]
+				for j, v := range x[i0:i1] {
+					yr[j] = T((float64(v)-m)*rs*float64(gamma[j]) + float64(beta[j]))
+				}
+				mean[r], rstd[r] = T(m), T(rs)
+				continue
+			}
 			for i := i0; i < i1; {
 				e, gamma, beta := a.segment(i, i1)
 				yr := y[i:e]
@@ -165,6 +181,19 @@ func normalizeGradKernel[T number](dx, g, x, mean, rstd []T, rows int, a hostAff
 			m, rs := float64(mean[r]), float64(rstd[r])
 			// Σ g' = Σ_runs γ·Σ g and Σ g'·ŷ = Σ_runs γ·rstd·Σ g·(x − mean).
 			var sg, sgy float64
+			if a.perElement(d) {
+				gr, xr, gamma := g[i0:i1], x[i0:i1], a.gamma[:d]
+				for j, v := range gr {
+					sg += float64(gamma[j]) * float64(v)
+					sgy += float64(gamma[j]) * rs * (float64(v) * (float64(xr[j]) - m))
+				}
+				mg, mgy := sg/float64(d), sgy/float64(d)
+				dr := dx[i0:i1]
+				for j, v := range gr {
+					dr[j] = T(rs * (float64(v)*float64(gamma[j]) - mg - (float64(xr[j])-m)*rs*mgy))
+				}
+				continue
+			}
 			for i := i0; i < i1; {
 				e, gamma, _ := a.segment(i, i1)
 				s, sx := sumDev(g[i:e], x[i:e], m)
@@ -213,16 +242,28 @@ func affineGradKernel[T number](dgamma, dbeta, g, x, mean, rstd []T, rows, inner
 	d, outer := len(x)/rows, len(x)/(k*inner)
 	parallelFor(k, max(1, parallelGrain/(outer*inner)), func(lo, hi int) {
 		sgy, sg := make([]float64, hi-lo), make([]float64, hi-lo)
-		for o := range outer {
-			for c := lo; c < hi; c++ {
-				// The run of feature c in block o, cut where rows end.
-				for i, end := (o*k+c)*inner, (o*k+c+1)*inner; i < end; {
-					r := i / d
-					e := min(end, (r+1)*d)
-					s, sx := sumDev(g[i:e], x[i:e], float64(mean[r]))
-					sg[c-lo] += s
-					sgy[c-lo] += sx * float64(rstd[r])
-					i = e
+		if inner == 1 && d == k {
+			// A layer norm's: feature c is column c of every row.
+			for r := range rows {
+				m, rs := float64(mean[r]), float64(rstd[r])
+				gr, xr := g[r*d+lo:r*d+hi], x[r*d+lo:r*d+hi]
+				for j, v := range gr {
+					sg[j] += float64(v)
+					sgy[j] += float64(v) * (float64(xr[j]) - m) * rs
+				}
+			}
+		} else {
+			for o := range outer {
+				for c := lo; c < hi; c++ {
+					// The run of feature c in block o, cut where rows end.
+					for i, end := (o*k+c)*inner, (o*k+c+1)*inner; i < end; {
+						r := i / d
+						e := min(end, (r+1)*d)
+						s, sx := sumDev(g[i:e], x[i:e], float64(mean[r]))
+						sg[c-lo] += s
+						sgy[c-lo] += sx * float64(rstd[r])
+						i = e
+					}
 				}
 			}
 		}
