@@ -12,7 +12,8 @@ const attentionCPUMax = 512
 
 // Attention computes attention in one pass per query row (see
 // FusedAttender): the row's scores, their max and log-sum-exp in float64,
-// then out. For short sequences (m·d ≤ attentionCPUMax) only: it declines
+// then out (float32 on 8 lanes where the build and the CPU have them:
+// cpu_attention_simd.go). For short sequences (m·d ≤ attentionCPUMax) only: it declines
 // the others, and the reference backend declines everything, so that
 // tensor.Attention composes the operation there.
 func (c *cpuBackend) Attention(out, lse, q, k, v *Tensor, scale float64) bool {
@@ -32,6 +33,10 @@ func (c *cpuBackend) Attention(out, lse, q, k, v *Tensor, scale float64) bool {
 // attentionKernel writes out and lse of every batch index of the contiguous
 // q [batch, n, d], k and v [batch, m, d].
 func attentionKernel[T number](out, lse, q, k, v []T, batch, n, m, d int, scale float64) {
+	if o, ok := any(out).([]float32); ok &&
+		attentionF32(o, any(lse).([]float32), any(q).([]float32), any(k).([]float32), any(v).([]float32), batch, n, m, d, scale) {
+		return
+	}
 	parallelFor(batch, max(1, parallelGrain/(n*m*d)), func(lo, hi int) {
 		p := make([]float64, m)
 		for z := lo; z < hi; z++ {
@@ -82,6 +87,11 @@ func (c *cpuBackend) AttentionGrad(dq, dk, dv, g, q, k, v, out, lse *Tensor, sca
 // g_i·out_i): dq_i += scale·dS_ij·k_j, dk_j += scale·dS_ij·q_i and
 // dv_j += P_ij·g_i.
 func attentionGradKernel[T number](dq, dk, dv, g, q, k, v, out, lse []T, batch, n, m, d int, scale float64) {
+	if dq32, ok := any(dq).([]float32); ok &&
+		attentionGradF32(dq32, any(dk).([]float32), any(dv).([]float32), any(g).([]float32), any(q).([]float32),
+			any(k).([]float32), any(v).([]float32), any(out).([]float32), any(lse).([]float32), batch, n, m, d, scale) {
+		return
+	}
 	parallelFor(batch, max(1, parallelGrain/(n*m*d)), func(lo, hi int) {
 		for z := lo; z < hi; z++ {
 			kz, vz := k[z*m*d:(z+1)*m*d], v[z*m*d:(z+1)*m*d]

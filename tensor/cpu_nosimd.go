@@ -16,3 +16,11 @@ const simdPath = "generic"
 // vectorBinary computes a contiguous op with SIMD where the build has it; it
 // reports false when the caller must do the work.
 func vectorBinary[T number](op BinaryOp, d, x, y []T) bool { return false }
+
+// attentionF32 and attentionGradF32 are the float32 attention kernels on
+// SIMD lanes (cpu_attention_simd.go); without them the scalar ones run.
+func attentionF32(out, lse, q, k, v []float32, batch, n, m, d int, scale float64) bool { return false }
+
+func attentionGradF32(dq, dk, dv, g, q, k, v, out, lse []float32, batch, n, m, d int, scale float64) bool {
+	return false
+}
