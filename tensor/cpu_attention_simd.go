@@ -13,7 +13,10 @@ import (
 // transposed (kᵀ: d rows of the m keys, padded to whole vectors), their exp
 // from exp8, and the sums over the width of a head 8 lanes at a time. The
 // softmax statistics are float32 here (the scalar kernels keep them in
-// float64); the backend suite holds both to the reference.
+// float64); the backend suite holds both to the reference. Each vector
+// helper ends with VZEROUPPER, as the gemm kernels do: the scalar code
+// between them is legacy SSE, which pays a false dependency on dirty upper
+// halves on Intel cores.
 
 // attentionF32 is attentionKernel for float32 on 8 lanes; it reports false
 // (doing nothing) without AVX2.
@@ -46,7 +49,6 @@ func attentionF32(out, lse, q, k, v []float32, batch, n, m, d int, scale float64
 				}
 			}
 		}
-		archsimd.ClearAVXUpperBits()
 	})
 	return true
 }
@@ -84,7 +86,6 @@ func attentionGradF32(dq, dk, dv, g, q, k, v, out, lse []float32, batch, n, m, d
 				}
 			}
 		}
-		archsimd.ClearAVXUpperBits()
 	})
 	return true
 }
@@ -111,6 +112,7 @@ func scores8(s, x, t []float32, mp int, scale float32) {
 		}
 		acc.Mul(sc).StoreSlice(s[j:])
 	}
+	archsimd.ClearAVXUpperBits()
 }
 
 // exp8Shifted sets s[j] = exp(s[j] − shift) over s (a multiple of 8 long).
@@ -119,6 +121,7 @@ func exp8Shifted(s []float32, shift float32) {
 	for j := 0; j+8 <= len(s); j += 8 {
 		exp8(archsimd.LoadFloat32x8Slice(s[j:]).Sub(sh)).StoreSlice(s[j:])
 	}
+	archsimd.ClearAVXUpperBits()
 }
 
 // axpy8 adds a·x to y (len(x) ≥ len(y)), 8 lanes at a time.
@@ -129,6 +132,7 @@ func axpy8(y []float32, a float32, x []float32) {
 	for ; c+8 <= len(y); c += 8 {
 		va.MulAdd(archsimd.LoadFloat32x8Slice(x[c:]), archsimd.LoadFloat32x8Slice(y[c:])).StoreSlice(y[c:])
 	}
+	archsimd.ClearAVXUpperBits()
 	for ; c < len(y); c++ {
 		y[c] += a * x[c]
 	}

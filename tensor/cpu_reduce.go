@@ -116,10 +116,20 @@ func (c *cpuBackend) Softmax(dst, src *Tensor, axis int, log bool) {
 	}
 }
 
+// softmaxKernel writes the softmax (or log-softmax) of s along the axis of
+// length n of s viewed as [outer, n, inner] into d, in float64 per row, or
+// on SIMD lanes for contiguous float32 rows where the build has them
+// (softmaxRowF32).
 func softmaxKernel[T number](d, s []T, outer, n, inner int, log bool) {
 	rows := outer * inner
+	d32, vec := any(d).([]float32)
+	s32, _ := any(s).([]float32)
+	vec = vec && inner == 1
 	parallelFor(rows, max(1, parallelGrain/max(n, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
+			if vec && softmaxRowF32(d32[r*n:(r+1)*n], s32[r*n:(r+1)*n], log) {
+				continue
+			}
 			o, i := r/inner, r%inner
 			base := o*n*inner + i
 			m := math.Inf(-1)

@@ -2,7 +2,10 @@
 
 package tensor
 
-import "simd/archsimd"
+import (
+	"math"
+	"simd/archsimd"
+)
 
 var (
 	hasAVX512 = archsimd.X86.AVX512()
@@ -246,4 +249,47 @@ func binary8(op BinaryOp, d, x, y []float32) int {
 	}
 	archsimd.ClearAVXUpperBits()
 	return i
+}
+
+// softmaxRowF32 writes the softmax (log-softmax when log) of the row s into
+// d (equal lengths), exp8 on 8 lanes and the sum in float64. It reports
+// false (doing nothing) without AVX2 and for a row whose max is not finite
+// (NaN or ±Inf: the float64 loop gives those rows their NaN or −Inf).
+func softmaxRowF32(d, s []float32, log bool) bool {
+	if !hasAVX2 && !hasAVX512 || len(s) == 0 {
+		return false
+	}
+	s = s[:len(d)]
+	mx := s[0]
+	for _, x := range s {
+		mx = max(mx, x)
+	}
+	if math.IsInf(float64(mx), 0) || mx != mx {
+		return false
+	}
+	vm := archsimd.BroadcastFloat32x8(mx)
+	j := 0
+	for ; j+8 <= len(s); j += 8 {
+		exp8(archsimd.LoadFloat32x8Slice(s[j:]).Sub(vm)).StoreSlice(d[j:])
+	}
+	archsimd.ClearAVXUpperBits() // before the scalar loops
+	for ; j < len(s); j++ {
+		d[j] = float32(math.Exp(float64(s[j] - mx)))
+	}
+	var z float64
+	for _, e := range d {
+		z += float64(e)
+	}
+	if log {
+		lz := float32(float64(mx) + math.Log(z))
+		for j, x := range s {
+			d[j] = x - lz
+		}
+	} else {
+		r := float32(1 / z)
+		for j := range d {
+			d[j] *= r
+		}
+	}
+	return true
 }
