@@ -38,12 +38,17 @@ func (a hostAffine[T]) perElement(d int) bool {
 
 // The sums below keep four partial sums in float64: the float32 inputs stay
 // accurate over long rows, and the four chains of additions run in parallel
-// instead of waiting on one another.
+// instead of waiting on one another. For float32 the leading multiple of 8
+// runs on vector lanes where the build has them (sumVec and the others in
+// cpu_simd.go), the rest here.
 
 // sum returns Σ x.
 func sum[T number](x []T) float64 {
 	var s0, s1, s2, s3 float64
 	i := 0
+	if x32, ok := any(x).([]float32); ok {
+		s0, i = sumVec(x32)
+	}
 	for ; i+4 <= len(x); i += 4 {
 		s0 += float64(x[i])
 		s1 += float64(x[i+1])
@@ -60,6 +65,9 @@ func sum[T number](x []T) float64 {
 func sumSquaredDev[T number](x []T, m float64) float64 {
 	var s0, s1, s2, s3 float64
 	i := 0
+	if x32, ok := any(x).([]float32); ok {
+		s0, i = sumSquaredDevVec(x32, m)
+	}
 	for ; i+4 <= len(x); i += 4 {
 		c0, c1, c2, c3 := float64(x[i])-m, float64(x[i+1])-m, float64(x[i+2])-m, float64(x[i+3])-m
 		s0 += c0 * c0
@@ -79,6 +87,9 @@ func sumDev[T number](g, x []T, m float64) (sg, sgx float64) {
 	x = x[:len(g)]
 	var s0, s1, s2, s3, t0, t1, t2, t3 float64
 	i := 0
+	if g32, ok := any(g).([]float32); ok {
+		s0, t0, i = sumDevVec(g32, any(x).([]float32), m)
+	}
 	for ; i+4 <= len(g); i += 4 {
 		g0, g1, g2, g3 := float64(g[i]), float64(g[i+1]), float64(g[i+2]), float64(g[i+3])
 		s0 += g0
@@ -139,9 +150,12 @@ func normalizeKernel[T number](y, mean, rstd, x []T, rows int, eps float64, a ho
 			}
 			for i := i0; i < i1; {
 				e, gamma, beta := a.segment(i, i1)
-				yr := y[i:e]
-				for j, v := range x[i:e] {
-					yr[j] = T((float64(v)-m)*rs*gamma + beta)
+				yr, j0 := y[i:e], 0
+				if y32, ok := any(yr).([]float32); ok {
+					j0 = normalizeRunVec(y32, any(x[i:e]).([]float32), m, rs, gamma, beta)
+				}
+				for j, v := range x[i+j0 : e] {
+					yr[j0+j] = T((float64(v)-m)*rs*gamma + beta)
 				}
 				i = e
 			}
@@ -204,9 +218,12 @@ func normalizeGradKernel[T number](dx, g, x, mean, rstd []T, rows int, a hostAff
 			mg, mgy := sg/float64(d), sgy/float64(d)
 			for i := i0; i < i1; {
 				e, gamma, _ := a.segment(i, i1)
-				dr, xr := dx[i:e], x[i:e]
-				for j, v := range g[i:e] {
-					dr[j] = T(rs * (float64(v)*gamma - mg - (float64(xr[j])-m)*rs*mgy))
+				dr, xr, j0 := dx[i:e], x[i:e], 0
+				if d32, ok := any(dr).([]float32); ok {
+					j0 = normalizeGradRunVec(d32, any(g[i:e]).([]float32), any(xr).([]float32), m, rs, gamma, mg, mgy)
+				}
+				for j, v := range g[i+j0 : e] {
+					dr[j0+j] = T(rs * (float64(v)*gamma - mg - (float64(xr[j0+j])-m)*rs*mgy))
 				}
 				i = e
 			}

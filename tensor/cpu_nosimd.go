@@ -28,3 +28,13 @@ func attentionGradF32(dq, dk, dv, g, q, k, v, out, lse []float32, batch, n, m, d
 // softmaxRowF32 is the softmax of one float32 row on SIMD lanes
 // (cpu_simd.go); without them the float64 loop of softmaxKernel runs.
 func softmaxRowF32(d, s []float32, log bool) bool { return false }
+
+// The vector sums and runs of the row normalizations (cpu_simd.go): none
+// here, the scalar loops do every element.
+func sumVec(x []float32) (s float64, n int)                              { return 0, 0 }
+func sumSquaredDevVec(x []float32, m float64) (s float64, n int)         { return 0, 0 }
+func sumDevVec(g, x []float32, m float64) (sg, sgx float64, n int)       { return 0, 0, 0 }
+func normalizeRunVec(y, x []float32, m, rs, gamma, beta float64) (n int) { return 0 }
+func normalizeGradRunVec(dx, g, x []float32, m, rs, gamma, mg, mgy float64) (n int) {
+	return 0
+}

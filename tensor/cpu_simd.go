@@ -293,3 +293,105 @@ func softmaxRowF32(d, s []float32, log bool) bool {
 	}
 	return true
 }
+
+// The float64 sums and runs of the row normalizations (cpu_normalize.go)
+// on 4 float64 lanes, the float32 inputs widened four at a time (AVX2 and
+// FMA). Each returns how many leading elements it did (a multiple of 8, 0
+// without AVX2); the callers finish the rest with their scalar loops. The
+// runs compute the scalar loops' expressions in the same order, without
+// FMA, so that they round alike.
+
+// sumVec returns Σ x over the first n elements.
+func sumVec(x []float32) (s float64, n int) {
+	if !hasAVX2 && !hasAVX512 {
+		return 0, 0
+	}
+	var a0, a1 archsimd.Float64x4
+	for ; n+8 <= len(x); n += 8 {
+		a0 = a0.Add(archsimd.LoadFloat32x4Slice(x[n:]).ConvertToFloat64())
+		a1 = a1.Add(archsimd.LoadFloat32x4Slice(x[n+4:]).ConvertToFloat64())
+	}
+	s = hsum4(a0.Add(a1))
+	archsimd.ClearAVXUpperBits()
+	return s, n
+}
+
+// sumSquaredDevVec returns Σ (x − m)² over the first n elements.
+func sumSquaredDevVec(x []float32, m float64) (s float64, n int) {
+	if !hasAVX2 && !hasAVX512 {
+		return 0, 0
+	}
+	vm := archsimd.BroadcastFloat64x4(m)
+	var a0, a1 archsimd.Float64x4
+	for ; n+8 <= len(x); n += 8 {
+		c0 := archsimd.LoadFloat32x4Slice(x[n:]).ConvertToFloat64().Sub(vm)
+		c1 := archsimd.LoadFloat32x4Slice(x[n+4:]).ConvertToFloat64().Sub(vm)
+		a0 = c0.MulAdd(c0, a0)
+		a1 = c1.MulAdd(c1, a1)
+	}
+	s = hsum4(a0.Add(a1))
+	archsimd.ClearAVXUpperBits()
+	return s, n
+}
+
+// sumDevVec returns Σ g and Σ g·(x − m) over the first n elements of g.
+func sumDevVec(g, x []float32, m float64) (sg, sgx float64, n int) {
+	if !hasAVX2 && !hasAVX512 {
+		return 0, 0, 0
+	}
+	x = x[:len(g)]
+	vm := archsimd.BroadcastFloat64x4(m)
+	var s0, s1, t0, t1 archsimd.Float64x4
+	for ; n+8 <= len(g); n += 8 {
+		g0 := archsimd.LoadFloat32x4Slice(g[n:]).ConvertToFloat64()
+		g1 := archsimd.LoadFloat32x4Slice(g[n+4:]).ConvertToFloat64()
+		s0, s1 = s0.Add(g0), s1.Add(g1)
+		t0 = g0.MulAdd(archsimd.LoadFloat32x4Slice(x[n:]).ConvertToFloat64().Sub(vm), t0)
+		t1 = g1.MulAdd(archsimd.LoadFloat32x4Slice(x[n+4:]).ConvertToFloat64().Sub(vm), t1)
+	}
+	sg, sgx = hsum4(s0.Add(s1)), hsum4(t0.Add(t1))
+	archsimd.ClearAVXUpperBits()
+	return sg, sgx, n
+}
+
+// normalizeRunVec sets y = (x − m)·rs·γ + β over the first n elements of y.
+func normalizeRunVec(y, x []float32, m, rs, gamma, beta float64) (n int) {
+	if !hasAVX2 && !hasAVX512 {
+		return 0
+	}
+	x = x[:len(y)]
+	vm, vr := archsimd.BroadcastFloat64x4(m), archsimd.BroadcastFloat64x4(rs)
+	vg, vb := archsimd.BroadcastFloat64x4(gamma), archsimd.BroadcastFloat64x4(beta)
+	for ; n+4 <= len(y); n += 4 {
+		v := archsimd.LoadFloat32x4Slice(x[n:]).ConvertToFloat64()
+		v.Sub(vm).Mul(vr).Mul(vg).Add(vb).ConvertToFloat32().StoreSlice(y[n:])
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}
+
+// normalizeGradRunVec sets dx = rs·(g·γ − mg − (x − m)·rs·mgy) over the
+// first n elements of dx.
+func normalizeGradRunVec(dx, g, x []float32, m, rs, gamma, mg, mgy float64) (n int) {
+	if !hasAVX2 && !hasAVX512 {
+		return 0
+	}
+	g, x = g[:len(dx)], x[:len(dx)]
+	vm, vr := archsimd.BroadcastFloat64x4(m), archsimd.BroadcastFloat64x4(rs)
+	vg, vmg, vmgy := archsimd.BroadcastFloat64x4(gamma), archsimd.BroadcastFloat64x4(mg), archsimd.BroadcastFloat64x4(mgy)
+	for ; n+4 <= len(dx); n += 4 {
+		gv := archsimd.LoadFloat32x4Slice(g[n:]).ConvertToFloat64()
+		xv := archsimd.LoadFloat32x4Slice(x[n:]).ConvertToFloat64()
+		t := gv.Mul(vg).Sub(vmg).Sub(xv.Sub(vm).Mul(vr).Mul(vmgy))
+		vr.Mul(t).ConvertToFloat32().StoreSlice(dx[n:])
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}
+
+// hsum4 is the sum of v's lanes.
+func hsum4(v archsimd.Float64x4) float64 {
+	var t [4]float64
+	v.Store(&t)
+	return (t[0] + t[1]) + (t[2] + t[3])
+}
