@@ -38,3 +38,7 @@ func normalizeRunVec(y, x []float32, m, rs, gamma, beta float64) (n int) { retur
 func normalizeGradRunVec(dx, g, x []float32, m, rs, gamma, mg, mgy float64) (n int) {
 	return 0
 }
+
+// addWidenedVec is the vector column sum of reduceBlock (cpu_simd.go): none
+// here.
+func addWidenedVec(acc []float64, row []float32) (n int) { return 0 }

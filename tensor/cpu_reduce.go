@@ -47,12 +47,22 @@ func reduceKernel[T number](op ReduceOp, d, s []T, outer, n, inner int) {
 func reduceBlock[T number](op ReduceOp, d, s []T, n, stride, width int) {
 	switch op {
 	case ReduceSum:
-		// Accumulate in float64 so that float32 sums over long axes stay accurate.
+		// Accumulate in float64 so that float32 sums over long axes stay
+		// accurate: a contiguous run with sum's four partial sums (and
+		// vector lanes), columns with a float64 accumulator per column.
+		if width == 1 && stride == 1 {
+			d[0] = T(sum(s[:n]))
+			return
+		}
 		acc := make([]float64, width)
 		for j := range n {
 			row := s[j*stride : j*stride+width]
-			for i, v := range row {
-				acc[i] += float64(v)
+			i0 := 0
+			if r32, ok := any(row).([]float32); ok {
+				i0 = addWidenedVec(acc, r32)
+			}
+			for i, v := range row[i0:] {
+				acc[i0+i] += float64(v)
 			}
 		}
 		for i := range d[:width] {

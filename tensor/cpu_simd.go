@@ -395,3 +395,18 @@ func hsum4(v archsimd.Float64x4) float64 {
 	v.Store(&t)
 	return (t[0] + t[1]) + (t[2] + t[3])
 }
+
+// addWidenedVec adds row, widened to float64, to acc over the first n
+// elements of row (len(acc) ≥ len(row)).
+func addWidenedVec(acc []float64, row []float32) (n int) {
+	if !hasAVX2 && !hasAVX512 {
+		return 0
+	}
+	acc = acc[:len(row)]
+	for ; n+4 <= len(row); n += 4 {
+		a := archsimd.LoadFloat64x4Slice(acc[n:])
+		a.Add(archsimd.LoadFloat32x4Slice(row[n:]).ConvertToFloat64()).StoreSlice(acc[n:])
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}

@@ -166,13 +166,32 @@ func SumTo(t *Tensor, shape []int) *Tensor {
 	if lead < 0 {
 		panic(fmt.Sprintf("tensor: cannot sum %v to %v", t.shape, shape))
 	}
-	out := t
-	for i := 0; i < t.Rank(); i++ {
+	reduce := make([]bool, t.Rank())
+	for i := range t.Rank() {
 		if i < lead || (shape[i-lead] == 1 && t.shape[i] != 1) {
-			out = Sum(out, i, true)
+			reduce[i] = true
 		} else if shape[i-lead] != t.shape[i] {
 			panic(fmt.Sprintf("tensor: cannot sum %v to %v", t.shape, shape))
 		}
+	}
+	// Innermost axes first, each run of adjacent reduced axes as one axis:
+	// a bias gradient's h and w become one contiguous run per (image,
+	// channel), and every sum reads only what the ones before it left
+	// (summing the batch axis first read the whole gradient, column by
+	// column).
+	out := t
+	for i := t.Rank() - 1; i >= 0; i-- {
+		if !reduce[i] {
+			continue
+		}
+		j := i
+		for j > 0 && reduce[j-1] {
+			j--
+		}
+		s := out.shape
+		merged := append(append(slices.Clone(s[:j]), numel(s[j:i+1])), s[i+1:]...)
+		out = Sum(out.Reshape(merged...), j, true)
+		i = j
 	}
 	return out.Reshape(shape...)
 }

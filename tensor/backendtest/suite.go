@@ -37,6 +37,7 @@ func Run(t *testing.T, b tensor.Backend, dtypes map[tensor.DType]Tolerances) {
 			t.Run("Binary", s.testBinary)
 			t.Run("Where", s.testWhere)
 			t.Run("Reduce", s.testReduce)
+			t.Run("SumTo", s.testSumTo)
 			t.Run("Softmax", s.testSoftmax)
 			t.Run("MatMul", s.testMatMul)
 			t.Run("IndexSelect", s.testIndex)
@@ -355,6 +356,50 @@ func reduceRef(op tensor.ReduceOp, v []float64, shape []int, axis int) []float64
 		}
 	}
 	return out
+}
+
+// testSumTo checks SumTo (the adjoint of broadcasting: runs of adjacent
+// axes merged, innermost first) against loops in float64, on a contiguous
+// tensor and on a transposed view of it, and that the input is unchanged.
+func (s *suite) testSumTo(t *testing.T) {
+	shape := []int{3, 4, 5, 6}
+	v, x := s.randn(shape...)
+	for _, to := range [][]int{{4, 1, 1}, {1, 4, 1, 1}, {6}, {5, 1}, {3, 1, 5, 1}, {1}, {3, 4, 5, 6}} {
+		lead := len(shape) - len(to)
+		// out index of element (i0, i1, i2, i3): reduced axes read as 0.
+		want := make([]float64, numelOf(to))
+		for i, val := range v {
+			rest, o, stride := i, 0, 1
+			for a := len(shape) - 1; a >= 0; a-- {
+				c := rest % shape[a]
+				rest /= shape[a]
+				if a >= lead && to[a-lead] != 1 {
+					o += c * stride
+				}
+				if a >= lead {
+					stride *= to[a-lead]
+				}
+			}
+			want[o] += val
+		}
+		check(t, fmt.Sprintf("SumTo %v", to), tensor.SumTo(x, to), want, s.tol.Reduce)
+	}
+	check(t, "SumTo input", x, v, 0)
+	// A transposed view: sum [6, 5, 4, 3] (axes reversed) to [1, 5, 1, 1].
+	xt := x.Permute(3, 2, 1, 0)
+	want := make([]float64, 5)
+	for i, val := range v {
+		want[(i/6)%5] += val
+	}
+	check(t, "SumTo of a view", tensor.SumTo(xt, []int{1, 5, 1, 1}), want, s.tol.Reduce)
+}
+
+func numelOf(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
 }
 
 func (s *suite) testSoftmax(t *testing.T) {
