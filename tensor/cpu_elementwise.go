@@ -243,6 +243,14 @@ func binaryKernel[T number](op BinaryOp, d, x, y []T, dst, a, b *Tensor) {
 		if sd == 1 && sa == 1 && sb == 1 && vectorBinary(op, d[od:od+n], x[oa:oa+n], y[ob:ob+n]) {
 			return
 		}
+		// One operand broadcast along the run (a bias per channel over an
+		// image's pixels).
+		if sd == 1 && sa == 1 && sb == 0 && vectorBinaryConst(op, d[od:od+n], x[oa:oa+n], y[ob], false) {
+			return
+		}
+		if sd == 1 && sa == 0 && sb == 1 && vectorBinaryConst(op, d[od:od+n], y[ob:ob+n], x[oa], true) {
+			return
+		}
 		switch op {
 		case OpAdd:
 			for j := range n {

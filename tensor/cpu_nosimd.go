@@ -42,3 +42,7 @@ func normalizeGradRunVec(dx, g, x []float32, m, rs, gamma, mg, mgy float64) (n i
 // addWidenedVec is the vector column sum of reduceBlock (cpu_simd.go): none
 // here.
 func addWidenedVec(acc []float64, row []float32) (n int) { return 0 }
+
+// vectorBinaryConst is vectorBinary with a constant operand (cpu_simd.go):
+// the caller does the work here.
+func vectorBinaryConst[T number](op BinaryOp, d, x []T, c T, left bool) bool { return false }

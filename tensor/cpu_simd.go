@@ -410,3 +410,63 @@ func addWidenedVec(acc []float64, row []float32) (n int) {
 	archsimd.ClearAVXUpperBits()
 	return n
 }
+
+// vectorBinaryConst computes d = x op c (c op x when left) for a
+// contiguous float32 run x and a constant c, 16 or 8 lanes at a time, for
+// Add, Sub and Mul; it reports false (doing nothing) for other ops and
+// dtypes and without AVX2.
+func vectorBinaryConst[T number](op BinaryOp, d, x []T, c T, left bool) bool {
+	d32, ok := any(d).([]float32)
+	if !ok || !(hasAVX512 || hasAVX2) || (op != OpAdd && op != OpSub && op != OpMul) {
+		return false
+	}
+	x32, k := any(x).([]float32)[:len(d32)], float32(c)
+	i := 0
+	if hasAVX512 {
+		vc := archsimd.BroadcastFloat32x16(k)
+		for ; i+16 <= len(d32); i += 16 {
+			a := archsimd.LoadFloat32x16Slice(x32[i:])
+			switch {
+			case op == OpAdd:
+				a = a.Add(vc)
+			case op == OpMul:
+				a = a.Mul(vc)
+			case left:
+				a = vc.Sub(a)
+			default:
+				a = a.Sub(vc)
+			}
+			a.StoreSlice(d32[i:])
+		}
+	} else {
+		vc := archsimd.BroadcastFloat32x8(k)
+		for ; i+8 <= len(d32); i += 8 {
+			a := archsimd.LoadFloat32x8Slice(x32[i:])
+			switch {
+			case op == OpAdd:
+				a = a.Add(vc)
+			case op == OpMul:
+				a = a.Mul(vc)
+			case left:
+				a = vc.Sub(a)
+			default:
+				a = a.Sub(vc)
+			}
+			a.StoreSlice(d32[i:])
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+	for ; i < len(d32); i++ {
+		switch {
+		case op == OpAdd:
+			d32[i] = x32[i] + k
+		case op == OpMul:
+			d32[i] = x32[i] * k
+		case left:
+			d32[i] = k - x32[i]
+		default:
+			d32[i] = x32[i] - k
+		}
+	}
+	return true
+}

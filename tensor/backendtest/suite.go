@@ -367,7 +367,7 @@ func (s *suite) testSumTo(t *testing.T) {
 	for _, to := range [][]int{{4, 1, 1}, {1, 4, 1, 1}, {6}, {5, 1}, {3, 1, 5, 1}, {1}, {3, 4, 5, 6}} {
 		lead := len(shape) - len(to)
 		// out index of element (i0, i1, i2, i3): reduced axes read as 0.
-		want := make([]float64, numelOf(to))
+		want := make([]float64, numel(to))
 		for i, val := range v {
 			rest, o, stride := i, 0, 1
 			for a := len(shape) - 1; a >= 0; a-- {
@@ -392,14 +392,6 @@ func (s *suite) testSumTo(t *testing.T) {
 		want[(i/6)%5] += val
 	}
 	check(t, "SumTo of a view", tensor.SumTo(xt, []int{1, 5, 1, 1}), want, s.tol.Reduce)
-}
-
-func numelOf(shape []int) int {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	return n
 }
 
 func (s *suite) testSoftmax(t *testing.T) {
