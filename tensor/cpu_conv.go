@@ -91,7 +91,7 @@ func (c *cpuBackend) Conv2d(y, x, w, bias *Tensor, g ConvGeom) bool {
 	if bias != nil {
 		bs = bs[bias.offset : bias.offset+out]
 	}
-	if convTaps(g) {
+	if convTaps(g) || convPhases(g) {
 		conv2dTaps(ys, xs, ws, bs, out, g)
 		return true
 	}
@@ -173,7 +173,7 @@ func (c *cpuBackend) Conv2dGradWeight(dw, dy, x *Tensor, g ConvGeom) bool {
 		clear(dws)
 		return true
 	}
-	if convTaps(g) {
+	if convTaps(g) || convPhases(g) {
 		conv2dGradWeightTaps(dws, dys, xs, out, g)
 		return true
 	}

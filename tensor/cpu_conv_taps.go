@@ -38,11 +38,25 @@ var convTapsMinImages = 0
 // 1, an output as large as the image, and at least an image per worker
 // (fewer run blockwise, cpu_conv.go, with the products threaded).
 func convTaps(g ConvGeom) bool {
+	return g.Stride == 1 && g.OutH == g.H && g.OutW == g.W && convTapsImages(g)
+}
+
+// convTapsImages reports whether g has at least an image per worker.
+func convTapsImages(g ConvGeom) bool {
 	minImages := convTapsMinImages
 	if minImages <= 0 {
 		minImages = runtime.GOMAXPROCS(0)
 	}
-	return g.Stride == 1 && g.OutH == g.H && g.OutW == g.W && g.N >= max(minImages, 1)
+	return g.N >= max(minImages, 1)
+}
+
+// convPhases reports whether the convolution of g and its weight gradient
+// run as shifted taps of the image's phases (phasePlanes): 3×3, stride 2,
+// pad 1 on an image of even height and width (the UNet's downsampling),
+// at least an image per worker. Its input gradient still folds patches.
+func convPhases(g ConvGeom) bool {
+	return g.Stride == 2 && g.KH == 3 && g.KW == 3 && g.Pad == 1 && g.H%2 == 0 && g.W%2 == 0 &&
+		g.OutH == g.H/2 && g.OutW == g.W/2 && convTapsImages(g)
 }
 
 // tapLayout is where tapPlanes writes the kw shifted copies of a band of
@@ -61,6 +75,86 @@ func convTaps(g ConvGeom) bool {
 type tapLayout struct {
 	c, rows, stride, base, size int
 	offs                        []int
+	phases                      bool // the layout of phasePlanes
+}
+
+// write writes the copies of rows [y0, y1) of img into dst: tapPlanes, or
+// phasePlanes (whole images).
+func (l tapLayout) write(dst, img []float32, g ConvGeom, y0, y1 int) {
+	if l.phases {
+		phasePlanes(dst, img, g, l)
+		return
+	}
+	tapPlanes(dst, img, g, l, y0, y1)
+}
+
+// layoutFor returns the layout of the copies of images of c channels for
+// the convolutions of g: shifted copies (banded or whole) or, for stride
+// 2, the phases.
+func layoutFor(g ConvGeom, c int, banded bool) tapLayout {
+	if g.Stride == 2 {
+		return newPhaseLayout(g, c)
+	}
+	return newTapLayout(g, c, banded)
+}
+
+// The taps of a 3×3 convolution of stride 2 and pad 1 (convPhases) read
+// the image's four phases, P_ab[i, j] = x[2i + a, 2j + b], each as large as
+// the output: tap (ky, kx) of output (oy, ox) reads x[2oy + ky − 1,
+// 2ox + kx − 1] = P_ab[oy + di, ox + dj] with (a, di) = phaseOf(ky − 1),
+// (b, dj) = phaseOf(kx − 1), di and dj in {−1, 0}. So they are shifted
+// taps of phase planes, as the stride-1 taps are of the image: copy kx of
+// channel ch holds the planes of phases (0, b) and (1, b), each after a
+// zero row (and one value) that the reads at di = −1 find, and copy 0
+// (dj = −1) has its last column zeroed, which the reads that wrap around a
+// row's start find. The three copies hold 1.5 images, where unfolding the
+// patches wrote 2.25.
+
+// phaseOf returns d mod 2 and ⌊d/2⌋.
+func phaseOf(d int) (p, shift int) { return d & 1, d >> 1 }
+
+// newPhaseLayout returns the layout of phasePlanes for images of c
+// channels (whole images).
+func newPhaseLayout(g ConvGeom, c int) tapLayout {
+	oh, ow := g.OutH, g.OutW
+	sub := (oh+1)*ow + 1 // a phase plane after its zero row and value
+	l := tapLayout{c: c, rows: oh, stride: max(2*sub, gemm.TapsSlack), phases: true}
+	l.size = (g.KW*c+tapRowsSlack)*l.stride + gemm.TapsSlack
+	l.offs = make([]int, g.KH*g.KW)
+	for ky := range g.KH {
+		a, di := phaseOf(ky - g.Pad)
+		for kx := range g.KW {
+			_, dj := phaseOf(kx - g.Pad)
+			l.offs[ky*g.KW+kx] = kx*c*l.stride + a*sub + ow + 1 + di*ow + dj
+		}
+	}
+	return l
+}
+
+// phasePlanes writes the phase copies of the image img ([c, h, w]) into dst
+// as newPhaseLayout lays them out; the room after the planes keeps
+// whatever it held.
+func phasePlanes(dst, img []float32, g ConvGeom, l tapLayout) {
+	oh, ow, hw := g.OutH, g.OutW, g.H*g.W
+	sub := (oh+1)*ow + 1
+	for kx := range g.KW {
+		b, dj := phaseOf(kx - g.Pad)
+		for ch := range l.c {
+			region := dst[(kx*l.c+ch)*l.stride:][:l.stride]
+			for a := range 2 {
+				p := region[a*sub:][:sub]
+				clear(p[:ow+1])
+				for i := range oh {
+					row := p[ow+1+i*ow:][:ow]
+					gather2(row, img[ch*hw+(2*i+a)*g.W+b:][:2*ow-1])
+					if dj < 0 {
+						row[ow-1] = 0
+					}
+				}
+			}
+			clear(region[2*sub:])
+		}
+	}
 }
 
 // tapRowsSlack is at least the micro-kernels' largest row count less one.
@@ -144,8 +238,8 @@ func tapWeights(dst, w []float32, out, c, taps int, flip bool) {
 	}
 }
 
-// conv2dTaps is Conv2d for convTaps(g): per image, y[n] = Σ_s
-// w_s·shift_s(x[n]) + bias, the bias added by the micro-kernel.
+// conv2dTaps is Conv2d for convTaps(g) or convPhases(g): per image, y[n] =
+// Σ_s w_s·shift_s(x[n]) + bias, the bias added by the micro-kernel.
 func conv2dTaps(ys, xs, ws, bs []float32, out int, g ConvGeom) {
 	taps := g.KH * g.KW
 	wt, wh := getConvScratch(out * taps * g.C)
@@ -170,30 +264,31 @@ func conv2dGradInputTaps(dxs, dys, ws []float32, out int, g ConvGeom) {
 // a's bias) for every image src[n] ([cin, h, w]) of the batch of g, band
 // by band, each worker taking whole images.
 func tapConvolve(dst, src []float32, a *gemm.TapsA, cin, cout int, g ConvGeom) {
-	hw := g.H * g.W
-	l := newTapLayout(g, cin, true)
+	hw, ohw, ow := g.H*g.W, g.OutH*g.OutW, g.OutW
+	l := layoutFor(g, cin, true)
 	parallelFor(g.N, 1, func(lo, hi int) {
 		buf, h := getConvScratch(l.size)
 		defer putConvScratch(h)
 		for n := lo; n < hi; n++ {
-			for y0 := 0; y0 < g.H; y0 += l.rows {
-				y1 := min(y0+l.rows, g.H)
-				tapPlanes(buf, src[n*cin*hw:], g, l, y0, y1)
-				band := dst[n*cout*hw+y0*g.W:][:(cout-1)*hw+(y1-y0)*g.W]
-				gemm.SgemmTaps(a, (y1-y0)*g.W, cin, buf, l.stride, l.offs, 0, band, hw)
+			for y0 := 0; y0 < g.OutH; y0 += l.rows {
+				y1 := min(y0+l.rows, g.OutH)
+				l.write(buf, src[n*cin*hw:], g, y0, y1)
+				band := dst[n*cout*ohw+y0*ow:][:(cout-1)*ohw+(y1-y0)*ow]
+				gemm.SgemmTaps(a, (y1-y0)*ow, cin, buf, l.stride, l.offs, 0, band, ohw)
 			}
 		}
 	})
 }
 
-// conv2dGradWeightTaps is Conv2dGradWeight for convTaps(g): per image and
+// conv2dGradWeightTaps is Conv2dGradWeight for convTaps(g) or
+// convPhases(g): per image and
 // tap, dw_sᵀ += shift_s(x[n])·dy[n]ᵀ, with the shifted copies read in place
 // as A and dy[n] transposed once as B, each chunk of images into a partial
 // sum of its own [taps, c, out]; then the partial sums are added in order
 // and laid out as dw [out, c·taps].
 func conv2dGradWeightTaps(dws, dys, xs []float32, out int, g ConvGeom) {
-	taps, hw := g.KH*g.KW, g.H*g.W
-	l := newTapLayout(g, g.C, false)
+	taps, hw, ohw, ow := g.KH*g.KW, g.H*g.W, g.OutH*g.OutW, g.OutW
+	l := layoutFor(g, g.C, false)
 	part := taps * g.C * out
 	sum, sh := getConvScratch(part)
 	defer putConvScratch(sh)
@@ -202,16 +297,16 @@ func conv2dGradWeightTaps(dws, dys, xs []float32, out int, g ConvGeom) {
 		if lo >= hi {
 			return
 		}
-		buf, h := getConvScratch(l.size + hw*out + part)
-		planes, dyt, acc := buf[:l.size], buf[l.size:l.size+hw*out], buf[l.size+hw*out:]
+		buf, h := getConvScratch(l.size + ohw*out + part)
+		planes, dyt, acc := buf[:l.size], buf[l.size:l.size+ohw*out], buf[l.size+ohw*out:]
 		var beta float32
 		for n := lo; n < hi; n++ {
-			transpose(dyt, dys[n*out*hw:(n+1)*out*hw], out, hw)
-			for y0 := 0; y0 < g.H; y0 += l.rows {
-				y1 := min(y0+l.rows, g.H)
-				tapPlanes(planes, xs[n*g.C*hw:], g, l, y0, y1)
+			transpose(dyt, dys[n*out*ohw:(n+1)*out*ohw], out, ohw)
+			for y0 := 0; y0 < g.OutH; y0 += l.rows {
+				y1 := min(y0+l.rows, g.OutH)
+				l.write(planes, xs[n*g.C*hw:], g, y0, y1)
 				for s, off := range l.offs {
-					gemm.SgemmSerial(false, false, g.C, out, (y1-y0)*g.W, 1, planes[off:], l.stride, dyt[y0*g.W*out:], out, beta, acc[s*g.C*out:(s+1)*g.C*out], out)
+					gemm.SgemmSerial(false, false, g.C, out, (y1-y0)*ow, 1, planes[off:], l.stride, dyt[y0*ow*out:], out, beta, acc[s*g.C*out:(s+1)*g.C*out], out)
 				}
 				beta = 1
 			}
