@@ -134,6 +134,10 @@ func (c *cpuBackend) Conv2dGradInput(dx, dy, w *Tensor, g ConvGeom) bool {
 		conv2dGradInputTaps(dxs, dys, ws, out, g)
 		return true
 	}
+	if convPhases(g) {
+		conv2dGradInputPhases(dxs, dys, ws, out, g)
+		return true
+	}
 	wt, wh := getConvScratch(k * out)
 	defer putConvScratch(wh)
 	transpose(wt, ws[:out*k], out, k)

@@ -133,27 +133,33 @@ func newPhaseLayout(g ConvGeom, c int) tapLayout {
 
 // phasePlanes writes the phase copies of the image img ([c, h, w]) into dst
 // as newPhaseLayout lays them out; the room after the planes keeps
-// whatever it held.
+// whatever it held. With pad 1 (convPhases), copy 1 holds the even columns
+// and copies 0 and 2 the odd ones, copy 0's last column zeroed: each image
+// row is split into the three in one pass.
 func phasePlanes(dst, img []float32, g ConvGeom, l tapLayout) {
 	oh, ow, hw := g.OutH, g.OutW, g.H*g.W
 	sub := (oh+1)*ow + 1
-	for kx := range g.KW {
-		b, dj := phaseOf(kx - g.Pad)
-		for ch := range l.c {
-			region := dst[(kx*l.c+ch)*l.stride:][:l.stride]
-			for a := range 2 {
-				p := region[a*sub:][:sub]
-				clear(p[:ow+1])
-				for i := range oh {
-					row := p[ow+1+i*ow:][:ow]
-					gather2(row, img[ch*hw+(2*i+a)*g.W+b:][:2*ow-1])
-					if dj < 0 {
-						row[ow-1] = 0
-					}
+	for ch := range l.c {
+		r0, r1, r2 := dst[ch*l.stride:][:l.stride], dst[(l.c+ch)*l.stride:][:l.stride], dst[(2*l.c+ch)*l.stride:][:l.stride]
+		for a := range 2 {
+			p0, p1, p2 := r0[a*sub:][:sub], r1[a*sub:][:sub], r2[a*sub:][:sub]
+			clear(p0[:ow+1])
+			clear(p1[:ow+1])
+			clear(p2[:ow+1])
+			for i := range oh {
+				at := ow + 1 + i*ow
+				odd0, even, odd := p0[at:at+ow], p1[at:at+ow], p2[at:at+ow]
+				src := img[ch*hw+(2*i+a)*g.W:][:2*ow]
+				for j := range even {
+					e, o := src[2*j], src[2*j+1]
+					even[j], odd[j], odd0[j] = e, o, o
 				}
+				odd0[ow-1] = 0
 			}
-			clear(region[2*sub:])
 		}
+		clear(r0[2*sub:])
+		clear(r1[2*sub:])
+		clear(r2[2*sub:])
 	}
 }
 
@@ -258,6 +264,84 @@ func conv2dGradInputTaps(dxs, dys, ws []float32, out int, g ConvGeom) {
 	a := gemm.PackTaps(g.C, taps*out, wt, taps*out, nil)
 	putConvScratch(wh)
 	tapConvolve(dxs, dys, a, out, g.C, g)
+}
+
+// conv2dGradInputPhases is Conv2dGradInput for convPhases(g). Phase
+// (a, b) of dx, dP_ab[c, i, j] = dx[c, 2i + a, 2j + b], gathers the taps
+// of that phase (a = phaseOf(ky − 1).p, b likewise): dP_ab = Σ_s w_sᵀ ·
+// dy[·, i − di, j − dj], shifts of 0 or +1 (see phaseOf). So per image, dy
+// is copied twice (each plane before ow+1 zeros that the reads past the
+// last row find; the second copy with its first column zeroed, for the
+// reads at dj = −1 that wrap around a row's end), each phase is an
+// SgemmTaps of 1, 2 or 4 taps, and the rows of dx are interleaved from
+// the planes of phases (a, 0) and (a, 1).
+func conv2dGradInputPhases(dxs, dys, ws []float32, out int, g ConvGeom) {
+	taps, hw, oh, ow := g.KH*g.KW, g.H*g.W, g.OutH, g.OutW
+	ohw := oh * ow
+	stride := max(ohw+ow+1, gemm.TapsSlack)
+	size := (2*out+tapRowsSlack)*stride + gemm.TapsSlack
+	var as [4]*gemm.TapsA
+	var offs [4][]int
+	for ab := range 4 {
+		var sel []int // the taps of phase ab
+		for ky := range g.KH {
+			for kx := range g.KW {
+				a, di := phaseOf(ky - g.Pad)
+				b, dj := phaseOf(kx - g.Pad)
+				if a != ab>>1 || b != ab&1 {
+					continue
+				}
+				sel = append(sel, ky*g.KW+kx)
+				offs[ab] = append(offs[ab], -dj*out*stride-di*ow-dj)
+			}
+		}
+		// A: [c, len(sel)·out], tap t's block w_sᵀ.
+		k := len(sel) * out
+		wt := make([]float32, g.C*k)
+		for t, st := range sel {
+			for o := range out {
+				for ch := range g.C {
+					wt[ch*k+t*out+o] = ws[(o*g.C+ch)*taps+st]
+				}
+			}
+		}
+		as[ab] = gemm.PackTaps(g.C, k, wt, k, nil)
+	}
+	parallelFor(g.N, 1, func(lo, hi int) {
+		buf, h := getConvScratch(size + 2*g.C*ohw)
+		defer putConvScratch(h)
+		planes, dp := buf[:size], buf[size:size+2*g.C*ohw]
+		for n := lo; n < hi; n++ {
+			for o := range out {
+				src := dys[(n*out+o)*ohw:][:ohw]
+				for cp := range 2 {
+					p := planes[(cp*out+o)*stride:][:stride]
+					copy(p, src)
+					clear(p[ohw:])
+					if cp == 1 {
+						for i := 0; i < ohw; i += ow {
+							p[i] = 0
+						}
+					}
+				}
+			}
+			for a := range 2 {
+				// Phases (a, 0) and (a, 1), then rows 2i + a of dx
+				// interleaved from both.
+				gemm.SgemmTaps(as[2*a], ohw, out, planes, stride, offs[2*a], 0, dp[:g.C*ohw], ohw)
+				gemm.SgemmTaps(as[2*a+1], ohw, out, planes, stride, offs[2*a+1], 0, dp[g.C*ohw:], ohw)
+				for ch := range g.C {
+					for i := range oh {
+						even, odd := dp[ch*ohw+i*ow:][:ow], dp[(g.C+ch)*ohw+i*ow:][:ow]
+						row := dxs[(n*g.C+ch)*hw+(2*i+a)*g.W:][:2*ow]
+						for j, e := range even {
+							row[2*j], row[2*j+1] = e, odd[j]
+						}
+					}
+				}
+			}
+		}
+	})
 }
 
 // tapConvolve writes dst[n] ([cout, h, w]) = Σ_s A_s·shift_s(src[n]) (plus
