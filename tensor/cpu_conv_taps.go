@@ -50,15 +50,6 @@ func convTapsImages(g ConvGeom) bool {
 	return g.N >= max(minImages, 1)
 }
 
-// convPhases reports whether the convolution of g and its weight gradient
-// run as shifted taps of the image's phases (phasePlanes): 3×3, stride 2,
-// pad 1 on an image of even height and width (the UNet's downsampling),
-// at least an image per worker. Its input gradient still folds patches.
-func convPhases(g ConvGeom) bool {
-	return g.Stride == 2 && g.KH == 3 && g.KW == 3 && g.Pad == 1 && g.H%2 == 0 && g.W%2 == 0 &&
-		g.OutH == g.H/2 && g.OutW == g.W/2 && convTapsImages(g)
-}
-
 // tapLayout is where tapPlanes writes the kw shifted copies of a band of
 // rows of an image of c channels: copy kx of channel ch at (kx·c +
 // ch)·stride, the band's pixel (y, x) at base + y·w + x, with the pad rows
@@ -96,71 +87,6 @@ func layoutFor(g ConvGeom, c int, banded bool) tapLayout {
 		return newPhaseLayout(g, c)
 	}
 	return newTapLayout(g, c, banded)
-}
-
-// The taps of a 3×3 convolution of stride 2 and pad 1 (convPhases) read
-// the image's four phases, P_ab[i, j] = x[2i + a, 2j + b], each as large as
-// the output: tap (ky, kx) of output (oy, ox) reads x[2oy + ky − 1,
-// 2ox + kx − 1] = P_ab[oy + di, ox + dj] with (a, di) = phaseOf(ky − 1),
-// (b, dj) = phaseOf(kx − 1), di and dj in {−1, 0}. So they are shifted
-// taps of phase planes, as the stride-1 taps are of the image: copy kx of
-// channel ch holds the planes of phases (0, b) and (1, b), each after a
-// zero row (and one value) that the reads at di = −1 find, and copy 0
-// (dj = −1) has its last column zeroed, which the reads that wrap around a
-// row's start find. The three copies hold 1.5 images, where unfolding the
-// patches wrote 2.25.
-
-// phaseOf returns d mod 2 and ⌊d/2⌋.
-func phaseOf(d int) (p, shift int) { return d & 1, d >> 1 }
-
-// newPhaseLayout returns the layout of phasePlanes for images of c
-// channels (whole images).
-func newPhaseLayout(g ConvGeom, c int) tapLayout {
-	oh, ow := g.OutH, g.OutW
-	sub := (oh+1)*ow + 1 // a phase plane after its zero row and value
-	l := tapLayout{c: c, rows: oh, stride: max(2*sub, gemm.TapsSlack), phases: true}
-	l.size = (g.KW*c+tapRowsSlack)*l.stride + gemm.TapsSlack
-	l.offs = make([]int, g.KH*g.KW)
-	for ky := range g.KH {
-		a, di := phaseOf(ky - g.Pad)
-		for kx := range g.KW {
-			_, dj := phaseOf(kx - g.Pad)
-			l.offs[ky*g.KW+kx] = kx*c*l.stride + a*sub + ow + 1 + di*ow + dj
-		}
-	}
-	return l
-}
-
-// phasePlanes writes the phase copies of the image img ([c, h, w]) into dst
-// as newPhaseLayout lays them out; the room after the planes keeps
-// whatever it held. With pad 1 (convPhases), copy 1 holds the even columns
-// and copies 0 and 2 the odd ones, copy 0's last column zeroed: each image
-// row is split into the three in one pass.
-func phasePlanes(dst, img []float32, g ConvGeom, l tapLayout) {
-	oh, ow, hw := g.OutH, g.OutW, g.H*g.W
-	sub := (oh+1)*ow + 1
-	for ch := range l.c {
-		r0, r1, r2 := dst[ch*l.stride:][:l.stride], dst[(l.c+ch)*l.stride:][:l.stride], dst[(2*l.c+ch)*l.stride:][:l.stride]
-		for a := range 2 {
-			p0, p1, p2 := r0[a*sub:][:sub], r1[a*sub:][:sub], r2[a*sub:][:sub]
-			clear(p0[:ow+1])
-			clear(p1[:ow+1])
-			clear(p2[:ow+1])
-			for i := range oh {
-				at := ow + 1 + i*ow
-				odd0, even, odd := p0[at:at+ow], p1[at:at+ow], p2[at:at+ow]
-				src := img[ch*hw+(2*i+a)*g.W:][:2*ow]
-				for j := range even {
-					e, o := src[2*j], src[2*j+1]
-					even[j], odd[j], odd0[j] = e, o, o
-				}
-				odd0[ow-1] = 0
-			}
-		}
-		clear(r0[2*sub:])
-		clear(r1[2*sub:])
-		clear(r2[2*sub:])
-	}
 }
 
 // tapRowsSlack is at least the micro-kernels' largest row count less one.
@@ -264,84 +190,6 @@ func conv2dGradInputTaps(dxs, dys, ws []float32, out int, g ConvGeom) {
 	a := gemm.PackTaps(g.C, taps*out, wt, taps*out, nil)
 	putConvScratch(wh)
 	tapConvolve(dxs, dys, a, out, g.C, g)
-}
-
-// conv2dGradInputPhases is Conv2dGradInput for convPhases(g). Phase
-// (a, b) of dx, dP_ab[c, i, j] = dx[c, 2i + a, 2j + b], gathers the taps
-// of that phase (a = phaseOf(ky − 1).p, b likewise): dP_ab = Σ_s w_sᵀ ·
-// dy[·, i − di, j − dj], shifts of 0 or +1 (see phaseOf). So per image, dy
-// is copied twice (each plane before ow+1 zeros that the reads past the
-// last row find; the second copy with its first column zeroed, for the
-// reads at dj = −1 that wrap around a row's end), each phase is an
-// SgemmTaps of 1, 2 or 4 taps, and the rows of dx are interleaved from
-// the planes of phases (a, 0) and (a, 1).
-func conv2dGradInputPhases(dxs, dys, ws []float32, out int, g ConvGeom) {
-	taps, hw, oh, ow := g.KH*g.KW, g.H*g.W, g.OutH, g.OutW
-	ohw := oh * ow
-	stride := max(ohw+ow+1, gemm.TapsSlack)
-	size := (2*out+tapRowsSlack)*stride + gemm.TapsSlack
-	var as [4]*gemm.TapsA
-	var offs [4][]int
-	for ab := range 4 {
-		var sel []int // the taps of phase ab
-		for ky := range g.KH {
-			for kx := range g.KW {
-				a, di := phaseOf(ky - g.Pad)
-				b, dj := phaseOf(kx - g.Pad)
-				if a != ab>>1 || b != ab&1 {
-					continue
-				}
-				sel = append(sel, ky*g.KW+kx)
-				offs[ab] = append(offs[ab], -dj*out*stride-di*ow-dj)
-			}
-		}
-		// A: [c, len(sel)·out], tap t's block w_sᵀ.
-		k := len(sel) * out
-		wt := make([]float32, g.C*k)
-		for t, st := range sel {
-			for o := range out {
-				for ch := range g.C {
-					wt[ch*k+t*out+o] = ws[(o*g.C+ch)*taps+st]
-				}
-			}
-		}
-		as[ab] = gemm.PackTaps(g.C, k, wt, k, nil)
-	}
-	parallelFor(g.N, 1, func(lo, hi int) {
-		buf, h := getConvScratch(size + 2*g.C*ohw)
-		defer putConvScratch(h)
-		planes, dp := buf[:size], buf[size:size+2*g.C*ohw]
-		for n := lo; n < hi; n++ {
-			for o := range out {
-				src := dys[(n*out+o)*ohw:][:ohw]
-				for cp := range 2 {
-					p := planes[(cp*out+o)*stride:][:stride]
-					copy(p, src)
-					clear(p[ohw:])
-					if cp == 1 {
-						for i := 0; i < ohw; i += ow {
-							p[i] = 0
-						}
-					}
-				}
-			}
-			for a := range 2 {
-				// Phases (a, 0) and (a, 1), then rows 2i + a of dx
-				// interleaved from both.
-				gemm.SgemmTaps(as[2*a], ohw, out, planes, stride, offs[2*a], 0, dp[:g.C*ohw], ohw)
-				gemm.SgemmTaps(as[2*a+1], ohw, out, planes, stride, offs[2*a+1], 0, dp[g.C*ohw:], ohw)
-				for ch := range g.C {
-					for i := range oh {
-						even, odd := dp[ch*ohw+i*ow:][:ow], dp[(g.C+ch)*ohw+i*ow:][:ow]
-						row := dxs[(n*g.C+ch)*hw+(2*i+a)*g.W:][:2*ow]
-						for j, e := range even {
-							row[2*j], row[2*j+1] = e, odd[j]
-						}
-					}
-				}
-			}
-		}
-	})
 }
 
 // tapConvolve writes dst[n] ([cout, h, w]) = Σ_s A_s·shift_s(src[n]) (plus

@@ -37,6 +37,9 @@ func TestCPUConvBlocks(t *testing.T) {
 		{2, 5, 14, 14, 3, 3, 2, 1, 9},
 		{2, 2, 2, 2, 3, 3, 2, 1, 3},
 		{3, 33, 28, 28, 3, 3, 2, 1, 6},
+		{2, 3, 8, 6, 4, 4, 2, 1, 5},
+		{3, 16, 14, 14, 4, 4, 2, 1, 8},
+		{2, 2, 2, 2, 4, 4, 2, 1, 3},
 	}
 	for _, setting := range []struct{ scratch, taps, band int }{{0, 1 << 30, 0}, {1 << 17, 1 << 30, 0}, {1 << 17, 1, 192 << 10}, {1 << 17, 1, 1}, {1 << 17, 1, 3000}} {
 		restore := tensor.SetConvScratch(setting.scratch)
