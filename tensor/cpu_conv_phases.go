@@ -77,10 +77,7 @@ func phasePlanes(dst, img []float32, g ConvGeom, l tapLayout) {
 			even, odd := region(1)[a*sub+base:][:oh*ow], region(2)[a*sub+base:][:oh*ow]
 			for i := range oh {
 				e, o := even[i*ow:][:ow], odd[i*ow:][:ow]
-				src := img[ch*hw+(2*i+a)*g.W:][:2*ow]
-				for j := range e {
-					e[j], o[j] = src[2*j], src[2*j+1]
-				}
+				deinterleave(e, o, img[ch*hw+(2*i+a)*g.W:][:2*ow])
 			}
 			for kx := range g.KW {
 				b, dj := phaseOf(kx - g.Pad)
@@ -171,10 +168,7 @@ func conv2dGradInputPhases(dxs, dys, ws []float32, out int, g ConvGeom) {
 				for ch := range g.C {
 					for i := range oh {
 						even, odd := dp[ch*ohw+i*ow:][:ow], dp[(g.C+ch)*ohw+i*ow:][:ow]
-						row := dxs[(n*g.C+ch)*hw+(2*i+a)*g.W:][:2*ow]
-						for j, e := range even {
-							row[2*j], row[2*j+1] = e, odd[j]
-						}
+						interleave(dxs[(n*g.C+ch)*hw+(2*i+a)*g.W:][:2*ow], even, odd)
 					}
 				}
 			}

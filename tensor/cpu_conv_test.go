@@ -148,3 +148,36 @@ func TestCPUConvGradWeightDeterministic(t *testing.T) {
 		restore()
 	}
 }
+
+// TestDeinterleave checks the even/odd split of the stride-2 convolutions
+// and its inverse on lengths with and without whole vectors and tails.
+func TestDeinterleave(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 14, 15, 16, 17, 31, 32, 40} {
+		src := make([]float32, 2*n+1) // one past the end, which must stay
+		for i := range src {
+			src[i] = float32(i)
+		}
+		even, odd := make([]float32, n+1), make([]float32, n+1)
+		even[n], odd[n] = -1, -1
+		tensor.Deinterleave(even[:n], odd[:n], src[:2*n])
+		for j := range n {
+			if even[j] != float32(2*j) || odd[j] != float32(2*j+1) {
+				t.Fatalf("n = %d: even[%d], odd[%d] = %g, %g", n, j, j, even[j], odd[j])
+			}
+		}
+		if even[n] != -1 || odd[n] != -1 {
+			t.Fatalf("n = %d: wrote past the end", n)
+		}
+		dst := make([]float32, 2*n+1)
+		dst[2*n] = -1
+		tensor.Interleave(dst[:2*n], even[:n], odd[:n])
+		for i := range 2 * n {
+			if dst[i] != float32(i) {
+				t.Fatalf("n = %d: interleaved [%d] = %g", n, i, dst[i])
+			}
+		}
+		if dst[2*n] != -1 {
+			t.Fatalf("n = %d: interleave wrote past the end", n)
+		}
+	}
+}

@@ -29,3 +29,7 @@ func SetConvTapBand(bytes int) (restore func()) {
 	tapBandBytes = bytes
 	return func() { tapBandBytes = old }
 }
+
+// Deinterleave and Interleave are the CPU backend's split of a row into its
+// even and odd values and its inverse.
+var Deinterleave, Interleave = deinterleave, interleave
