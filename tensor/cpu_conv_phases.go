@@ -84,8 +84,12 @@ func phasePlanes(dst, img []float32, g ConvGeom, l tapLayout) {
 				if dj == 0 {
 					continue
 				}
+				src := even
+				if b == 1 {
+					src = odd
+				}
 				p := region(kx)[a*sub+base:][:oh*ow]
-				copy(p, [][]float32{even, odd}[b])
+				copy(p, src)
 				zeroColumn(p, ow, dj)
 			}
 		}
