@@ -11,7 +11,7 @@ import (
 // AVX-512 CPUs have too): the scalar kernels of cpu_attention.go with the
 // scores of a query row computed for 8 keys at a time against the keys
 // transposed (kᵀ: d rows of the m keys, padded to whole vectors), their exp
-// from exp8, and the sums over the width of a head 8 lanes at a time. The
+// from expShifted8, and the sums over the width of a head 8 lanes at a time. The
 // softmax statistics are float32 here (the scalar kernels keep them in
 // float64); the backend suite holds both to the reference. Each vector
 // helper ends with VZEROUPPER, as the gemm kernels do: the scalar code
@@ -29,7 +29,8 @@ func attentionF32(out, lse, q, k, v []float32, batch, n, m, d int, scale float64
 		kt, s := make([]float32, d*mp), make([]float32, mp)
 		for z := lo; z < hi; z++ {
 			kz, vz := k[z*m*d:(z+1)*m*d], v[z*m*d:(z+1)*m*d]
-			transposeInto(kt, kz, m, d, mp)
+			clear(kt)
+			transposeTo(kt, mp, kz, m, d)
 			for row := z * n; row < (z+1)*n; row++ {
 				qi, oi := q[row*d:(row+1)*d], out[row*d:(row+1)*d]
 				scores8(s, qi, kt, mp, float32(scale))
@@ -37,7 +38,7 @@ func attentionF32(out, lse, q, k, v []float32, batch, n, m, d int, scale float64
 				for _, x := range s[:m] {
 					mx = max(mx, x)
 				}
-				exp8Shifted(s, mx)
+				expShifted8(s, s, mx)
 				var l float32
 				for _, e := range s[:m] {
 					l += e
@@ -66,8 +67,10 @@ func attentionGradF32(dq, dk, dv, g, q, k, v, out, lse []float32, batch, n, m, d
 		for z := lo; z < hi; z++ {
 			kz, vz := k[z*m*d:(z+1)*m*d], v[z*m*d:(z+1)*m*d]
 			dkz, dvz := dk[z*m*d:(z+1)*m*d], dv[z*m*d:(z+1)*m*d]
-			transposeInto(kt, kz, m, d, mp)
-			transposeInto(vt, vz, m, d, mp)
+			clear(kt)
+			clear(vt)
+			transposeTo(kt, mp, kz, m, d)
+			transposeTo(vt, mp, vz, m, d)
 			clear(dq[z*n*d : (z+1)*n*d])
 			clear(dkz)
 			clear(dvz)
@@ -76,7 +79,7 @@ func attentionGradF32(dq, dk, dv, g, q, k, v, out, lse []float32, batch, n, m, d
 				di := dot(gi, out[row*d:(row+1)*d])
 				// P_ij = exp(scale·q_i·k_j − lse_i), g_i·v_j.
 				scores8(p, qi, kt, mp, float32(scale))
-				exp8Shifted(p, lse[row])
+				expShifted8(p, p, lse[row])
 				scores8(dp, gi, vt, mp, 1)
 				for j := range m {
 					ds := float32(scale) * p[j] * (dp[j] - di)
@@ -90,17 +93,6 @@ func attentionGradF32(dq, dk, dv, g, q, k, v, out, lse []float32, batch, n, m, d
 	return true
 }
 
-// transposeInto writes the m×d matrix x transposed into t (d rows of mp ≥
-// m values, the padding zero).
-func transposeInto(t, x []float32, m, d, mp int) {
-	clear(t)
-	for j := range m {
-		for c, v := range x[j*d : (j+1)*d] {
-			t[c*mp+j] = v
-		}
-	}
-}
-
 // scores8 sets s[j] = scale·Σ_c x[c]·t[c·mp+j] for j < mp (a multiple of 8):
 // x times the transposed keys t, 8 keys at a time.
 func scores8(s, x, t []float32, mp int, scale float32) {
@@ -111,15 +103,6 @@ func scores8(s, x, t []float32, mp int, scale float32) {
 			acc = archsimd.BroadcastFloat32x8(xc).MulAdd(archsimd.LoadFloat32x8Slice(t[c*mp+j:]), acc)
 		}
 		acc.Mul(sc).StoreSlice(s[j:])
-	}
-	archsimd.ClearAVXUpperBits()
-}
-
-// exp8Shifted sets s[j] = exp(s[j] − shift) over s (a multiple of 8 long).
-func exp8Shifted(s []float32, shift float32) {
-	sh := archsimd.BroadcastFloat32x8(shift)
-	for j := 0; j+8 <= len(s); j += 8 {
-		exp8(archsimd.LoadFloat32x8Slice(s[j:]).Sub(sh)).StoreSlice(s[j:])
 	}
 	archsimd.ClearAVXUpperBits()
 }

@@ -279,7 +279,11 @@ func foldImage(img, cols []float32, ldc int, g ConvGeom, q0, q1 int) {
 // (c×r): four rows at a time, so that each column of theirs is one run of
 // four values in dst, in blocks of columns that keep the runs' cache lines
 // in L1.
-func transpose(dst, src []float32, r, c int) {
+func transpose(dst, src []float32, r, c int) { transposeTo(dst, r, src, r, c) }
+
+// transposeTo is transpose into rows of ldd ≥ r values of dst (the values
+// past r in each row untouched).
+func transposeTo(dst []float32, ldd int, src []float32, r, c int) {
 	const block = 64
 	for j0 := 0; j0 < c; j0 += block {
 		j1 := min(j0+block, c)
@@ -289,13 +293,13 @@ func transpose(dst, src []float32, r, c int) {
 			r2, r3 := src[(i+2)*c+j0:(i+2)*c+j1], src[(i+3)*c+j0:(i+3)*c+j1]
 			r1, r2, r3 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)]
 			for j, v := range r0 {
-				d := dst[(j0+j)*r+i:][:4]
+				d := dst[(j0+j)*ldd+i:][:4]
 				d[0], d[1], d[2], d[3] = v, r1[j], r2[j], r3[j]
 			}
 		}
 		for ; i < r; i++ {
 			for j, v := range src[i*c+j0 : i*c+j1] {
-				dst[(j0+j)*r+i] = v
+				dst[(j0+j)*ldd+i] = v
 			}
 		}
 	}

@@ -251,8 +251,24 @@ func binary8(op BinaryOp, d, x, y []float32) int {
 	return i
 }
 
+// expShifted8 sets dst[j] = exp(src[j] − shift) over the leading multiple
+// of 8 of src (len(dst) ≥ len(src)) and returns how many it did: exp8, and
+// 0 where src[j] − shift is below exp8's clamp (−87.3, −Inf included), as
+// the float64 exp rounds those to float32 (0 or a subnormal). It ends with
+// VZEROUPPER, as the scalar code after it is legacy SSE.
+func expShifted8(dst, src []float32, shift float32) int {
+	sh, lo := archsimd.BroadcastFloat32x8(shift), archsimd.BroadcastFloat32x8(-87.3)
+	j := 0
+	for ; j+8 <= len(src); j += 8 {
+		x := archsimd.LoadFloat32x8Slice(src[j:]).Sub(sh)
+		exp8(x).Masked(x.GreaterEqual(lo)).StoreSlice(dst[j:])
+	}
+	archsimd.ClearAVXUpperBits()
+	return j
+}
+
 // softmaxRowF32 writes the softmax (log-softmax when log) of the row s into
-// d (equal lengths), exp8 on 8 lanes and the sum in float64. It reports
+// d (equal lengths), expShifted8 on 8 lanes and the sum in float64. It reports
 // false (doing nothing) without AVX2 and for a row whose max is not finite
 // (NaN or ±Inf: the float64 loop gives those rows their NaN or −Inf).
 func softmaxRowF32(d, s []float32, log bool) bool {
@@ -267,12 +283,7 @@ func softmaxRowF32(d, s []float32, log bool) bool {
 	if math.IsInf(float64(mx), 0) || mx != mx {
 		return false
 	}
-	vm := archsimd.BroadcastFloat32x8(mx)
-	j := 0
-	for ; j+8 <= len(s); j += 8 {
-		exp8(archsimd.LoadFloat32x8Slice(s[j:]).Sub(vm)).StoreSlice(d[j:])
-	}
-	archsimd.ClearAVXUpperBits() // before the scalar loops
+	j := expShifted8(d, s, mx)
 	for ; j < len(s); j++ {
 		d[j] = float32(math.Exp(float64(s[j] - mx)))
 	}

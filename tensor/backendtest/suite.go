@@ -411,6 +411,37 @@ func (s *suite) testSoftmax(t *testing.T) {
 		check(t, fmt.Sprintf("softmax axis %d", axis), tensor.Softmax(x, axis), want, s.tol.Reduce)
 		check(t, fmt.Sprintf("log-softmax axis %d", axis), tensor.LogSoftmax(x, axis), logWant, s.tol.Reduce)
 	}
+	// Rows long enough for vector lanes (37: whole vectors and a tail),
+	// values spread over a range of 200, and masked entries (−Inf), whose
+	// probabilities must be exactly 0 and their log-probabilities −Inf.
+	rows, n := 4, 37
+	v = make([]float64, rows*n)
+	for i := range v {
+		v[i] = 100 * math.Sin(float64(7*i+1))
+		if i%5 == 2 {
+			v[i] = math.Inf(-1)
+		}
+	}
+	x = tensor.FromFloat64As(s.b, s.dt, v, rows, n)
+	lse := reduceRef(tensor.ReduceLogSumExp, v, []int{rows, n}, 1)
+	want, logWant := make([]float64, len(v)), make([]float64, len(v))
+	for i := range v {
+		logWant[i] = v[i] - lse[i/n]
+		want[i] = math.Exp(logWant[i])
+	}
+	sm, lsm := tensor.Softmax(x, 1), tensor.LogSoftmax(x, 1)
+	check(t, "softmax of long rows", sm, want, s.tol.Reduce)
+	got, logGot := sm.Float64s(), lsm.Float64s()
+	for i := range v {
+		if math.IsInf(v[i], -1) && (got[i] != 0 || !math.IsInf(logGot[i], -1)) {
+			t.Fatalf("softmax of a masked entry [%d]: %g (log %g), want 0 (log −Inf)", i, got[i], logGot[i])
+		}
+		if !math.IsInf(v[i], -1) {
+			if d := math.Abs(logGot[i] - logWant[i]); !(d <= s.tol.Reduce*(1+math.Abs(logWant[i]))) {
+				t.Fatalf("log-softmax of long rows [%d] = %g, want %g", i, logGot[i], logWant[i])
+			}
+		}
+	}
 }
 
 func strideAfter(shape []int, axis int) int {
