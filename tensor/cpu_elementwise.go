@@ -244,12 +244,13 @@ func binaryKernel[T number](op BinaryOp, d, x, y []T, dst, a, b *Tensor) {
 			return
 		}
 		// One operand broadcast along the run (a bias per channel over an
-		// image's pixels).
-		if sd == 1 && sa == 1 && sb == 0 && vectorBinaryConst(op, d[od:od+n], x[oa:oa+n], y[ob], false) {
-			return
-		}
-		if sd == 1 && sa == 0 && sb == 1 && vectorBinaryConst(op, d[od:od+n], y[ob:ob+n], x[oa], true) {
-			return
+		// image's pixels): its leading vectors, then the loop below.
+		if sd == 1 && sa == 1 && sb == 0 {
+			i := vectorBinaryConst(op, d[od:od+n], x[oa:oa+n], y[ob], false)
+			od, oa, n = od+i, oa+i, n-i
+		} else if sd == 1 && sa == 0 && sb == 1 {
+			i := vectorBinaryConst(op, d[od:od+n], y[ob:ob+n], x[oa], true)
+			od, ob, n = od+i, ob+i, n-i
 		}
 		switch op {
 		case OpAdd:

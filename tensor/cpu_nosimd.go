@@ -44,8 +44,8 @@ func normalizeGradRunVec(dx, g, x []float32, m, rs, gamma, mg, mgy float64) (n i
 func addWidenedVec(acc []float64, row []float32) (n int) { return 0 }
 
 // vectorBinaryConst is vectorBinary with a constant operand (cpu_simd.go):
-// the caller does the work here.
-func vectorBinaryConst[T number](op BinaryOp, d, x []T, c T, left bool) bool { return false }
+// none here, the caller's loop does every element.
+func vectorBinaryConst[T number](op BinaryOp, d, x []T, c T, left bool) int { return 0 }
 
 // deinterleave sets even[j], odd[j] = src[2j], src[2j+1] for j <
 // len(even) (len(src) = 2·len(even), len(odd) = len(even)).

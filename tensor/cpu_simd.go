@@ -423,63 +423,34 @@ func addWidenedVec(acc []float64, row []float32) (n int) {
 }
 
 // vectorBinaryConst computes d = x op c (c op x when left) for a
-// contiguous float32 run x and a constant c, 16 or 8 lanes at a time, for
-// Add, Sub and Mul; it reports false (doing nothing) for other ops and
-// dtypes and without AVX2.
-func vectorBinaryConst[T number](op BinaryOp, d, x []T, c T, left bool) bool {
+// contiguous float32 run x and a constant c, for Add, Sub and Mul, over the
+// leading multiple of 8 of d, and returns how many it did (0 for other
+// ops and dtypes and without AVX2): the caller's strided loop does the
+// rest. 8 lanes on AVX-512 too: the loop is bound by memory.
+func vectorBinaryConst[T number](op BinaryOp, d, x []T, c T, left bool) int {
 	d32, ok := any(d).([]float32)
 	if !ok || !(hasAVX512 || hasAVX2) || (op != OpAdd && op != OpSub && op != OpMul) {
-		return false
+		return 0
 	}
-	x32, k := any(x).([]float32)[:len(d32)], float32(c)
+	x32 := any(x).([]float32)[:len(d32)]
+	vc := archsimd.BroadcastFloat32x8(float32(c))
 	i := 0
-	if hasAVX512 {
-		vc := archsimd.BroadcastFloat32x16(k)
-		for ; i+16 <= len(d32); i += 16 {
-			a := archsimd.LoadFloat32x16Slice(x32[i:])
-			switch {
-			case op == OpAdd:
-				a = a.Add(vc)
-			case op == OpMul:
-				a = a.Mul(vc)
-			case left:
-				a = vc.Sub(a)
-			default:
-				a = a.Sub(vc)
-			}
-			a.StoreSlice(d32[i:])
-		}
-	} else {
-		vc := archsimd.BroadcastFloat32x8(k)
-		for ; i+8 <= len(d32); i += 8 {
-			a := archsimd.LoadFloat32x8Slice(x32[i:])
-			switch {
-			case op == OpAdd:
-				a = a.Add(vc)
-			case op == OpMul:
-				a = a.Mul(vc)
-			case left:
-				a = vc.Sub(a)
-			default:
-				a = a.Sub(vc)
-			}
-			a.StoreSlice(d32[i:])
-		}
-	}
-	archsimd.ClearAVXUpperBits()
-	for ; i < len(d32); i++ {
+	for ; i+8 <= len(d32); i += 8 {
+		a := archsimd.LoadFloat32x8Slice(x32[i:])
 		switch {
 		case op == OpAdd:
-			d32[i] = x32[i] + k
+			a = a.Add(vc)
 		case op == OpMul:
-			d32[i] = x32[i] * k
+			a = a.Mul(vc)
 		case left:
-			d32[i] = k - x32[i]
+			a = vc.Sub(a)
 		default:
-			d32[i] = x32[i] - k
+			a = a.Sub(vc)
 		}
+		a.StoreSlice(d32[i:])
 	}
-	return true
+	archsimd.ClearAVXUpperBits()
+	return i
 }
 
 // The lane orders of deinterleave16 and interleave16 (ConcatPermute of two
