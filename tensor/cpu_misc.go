@@ -226,6 +226,26 @@ func gather2[T number](dst, src []T) {
 	}
 }
 
+// deinterleave sets even[j], odd[j] = src[2j], src[2j+1] for j <
+// len(even) (len(src) = 2·len(even), len(odd) = len(even)): the columns
+// of an image row split into its two phases (cpu_conv_phases.go), on
+// vector lanes where the build and the CPU have them (deinterleaveVec).
+func deinterleave(even, odd, src []float32) {
+	odd, src = odd[:len(even)], src[:2*len(even)]
+	for j := deinterleaveVec(even, odd, src); j < len(even); j++ {
+		even[j], odd[j] = src[2*j], src[2*j+1]
+	}
+}
+
+// interleave sets dst[2j], dst[2j+1] = even[j], odd[j] for j < len(even)
+// (len(dst) = 2·len(even)): deinterleave's inverse.
+func interleave(dst, even, odd []float32) {
+	odd, dst = odd[:len(even)], dst[:2*len(even)]
+	for j := interleaveVec(dst, even, odd); j < len(even); j++ {
+		dst[2*j], dst[2*j+1] = even[j], odd[j]
+	}
+}
+
 // foldPlane is the adjoint of unfoldPlane: it adds the columns of positions
 // [q0, q1) (laid out as unfoldPlane writes them) into the image plane. With
 // scratch, the columns may be overwritten: where the convolution keeps the

@@ -47,20 +47,7 @@ func addWidenedVec(acc []float64, row []float32) (n int) { return 0 }
 // none here, the caller's loop does every element.
 func vectorBinaryConst[T number](op BinaryOp, d, x []T, c T, left bool) int { return 0 }
 
-// deinterleave sets even[j], odd[j] = src[2j], src[2j+1] for j <
-// len(even) (len(src) = 2·len(even), len(odd) = len(even)).
-func deinterleave(even, odd, src []float32) {
-	odd, src = odd[:len(even)], src[:2*len(even)]
-	for j := range even {
-		even[j], odd[j] = src[2*j], src[2*j+1]
-	}
-}
-
-// interleave sets dst[2j], dst[2j+1] = even[j], odd[j] for j < len(even)
-// (len(dst) = 2·len(even)): deinterleave's inverse.
-func interleave(dst, even, odd []float32) {
-	odd, dst = odd[:len(even)], dst[:2*len(even)]
-	for j, e := range even {
-		dst[2*j], dst[2*j+1] = e, odd[j]
-	}
-}
+// deinterleaveVec and interleaveVec are the AVX-512 loops of deinterleave
+// and interleave (cpu_simd.go): none here.
+func deinterleaveVec(even, odd, src []float32) int { return 0 }
+func interleaveVec(dst, even, odd []float32) int   { return 0 }

@@ -453,8 +453,8 @@ func vectorBinaryConst[T number](op BinaryOp, d, x []T, c T, left bool) int {
 	return i
 }
 
-// The lane orders of deinterleave16 and interleave16 (ConcatPermute of two
-// vectors: indices 0–15 the first, 16–31 the second).
+// The lane orders of deinterleaveVec and interleaveVec (ConcatPermute of
+// two vectors: indices 0–15 the first, 16–31 the second).
 var (
 	evenLanes = [16]uint32{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
 	oddLanes  = [16]uint32{1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
@@ -462,18 +462,14 @@ var (
 	hiLanes   = [16]uint32{8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
 )
 
-// deinterleave sets even[j], odd[j] = src[2j], src[2j+1] for j <
-// len(even) (len(src) = 2·len(even), len(odd) = len(even)): 16 at a time
-// with VPERMI2PS where the CPU has AVX-512, the tail masked.
-func deinterleave(even, odd, src []float32) {
-	n := len(even)
-	odd, src = odd[:n], src[:2*n]
+// deinterleaveVec is deinterleave on AVX-512: 16 values at a time with
+// VPERMI2PS, the tail masked. It returns how many it did (all of them, or
+// 0 without AVX-512).
+func deinterleaveVec(even, odd, src []float32) int {
 	if !hasAVX512 {
-		for j := range even {
-			even[j], odd[j] = src[2*j], src[2*j+1]
-		}
-		return
+		return 0
 	}
+	n := len(even)
 	ie, io := archsimd.LoadUint32x16(&evenLanes), archsimd.LoadUint32x16(&oddLanes)
 	for j := 0; j < n; j += 16 {
 		m := min(16, n-j)
@@ -487,19 +483,15 @@ func deinterleave(even, odd, src []float32) {
 		a.ConcatPermute(b, io).StoreSlicePart(odd[j : j+m])
 	}
 	archsimd.ClearAVXUpperBits()
+	return n
 }
 
-// interleave sets dst[2j], dst[2j+1] = even[j], odd[j] for j < len(even)
-// (len(dst) = 2·len(even)): deinterleave's inverse.
-func interleave(dst, even, odd []float32) {
-	n := len(even)
-	odd, dst = odd[:n], dst[:2*n]
+// interleaveVec is interleave on AVX-512, as deinterleaveVec.
+func interleaveVec(dst, even, odd []float32) int {
 	if !hasAVX512 {
-		for j, e := range even {
-			dst[2*j], dst[2*j+1] = e, odd[j]
-		}
-		return
+		return 0
 	}
+	n := len(even)
 	il, ih := archsimd.LoadUint32x16(&loLanes), archsimd.LoadUint32x16(&hiLanes)
 	for j := 0; j < n; j += 16 {
 		m := min(16, n-j)
@@ -512,4 +504,5 @@ func interleave(dst, even, odd []float32) {
 		}
 	}
 	archsimd.ClearAVXUpperBits()
+	return n
 }
