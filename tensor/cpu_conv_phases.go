@@ -137,7 +137,7 @@ func conv2dGradInputPhases(dxs, dys, ws []float32, out int, g ConvGeom) {
 			}
 		}
 		k := len(sel) * out
-		wt := make([]float32, g.C*k)
+		wt, wh := getConvScratch(g.C * k) // every value written below
 		for t, st := range sel {
 			for o := range out {
 				for ch := range g.C {
@@ -146,6 +146,7 @@ func conv2dGradInputPhases(dxs, dys, ws []float32, out int, g ConvGeom) {
 			}
 		}
 		as[ab] = gemm.PackTaps(g.C, k, wt, k, nil)
+		putConvScratch(wh)
 	}
 	parallelFor(g.N, 1, func(lo, hi int) {
 		buf, h := getConvScratch(size + 2*g.C*ohw)
