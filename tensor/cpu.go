@@ -3,8 +3,8 @@ package tensor
 import (
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/difftune/difftune/tensor/internal/workers"
 )
 
 // number is the element type of CPU buffers.
@@ -108,39 +108,19 @@ func host[T number](t *Tensor) []T {
 func HostFloat32(t *Tensor) []float32 { return host[float32](t) }
 
 // parallelFor splits [0, n) into chunks of at least grain and runs body on
-// them concurrently: the caller and at most one goroutine per other core claim
+// them concurrently: the caller and at most one worker per other core
+// (package workers, the goroutines the matrix products run on too) claim
 // chunks from a shared counter, so a goroutine that the OS delays (a busy,
 // shared machine) only does less of the work instead of holding up the rest.
 func parallelFor(n, grain int, body func(lo, hi int)) {
 	grain = max(grain, 1)
-	workers := min(runtime.GOMAXPROCS(0), n/grain)
-	if workers <= 1 {
+	threads := min(runtime.GOMAXPROCS(0), n/grain)
+	if threads <= 1 {
 		body(0, n)
 		return
 	}
-	chunks := min(4*workers, n/grain)
-	size := (n + chunks - 1) / chunks
-	var next atomic.Int64
-	claim := func() {
-		for {
-			c := int(next.Add(1)) - 1
-			lo := c * size
-			if lo >= n {
-				return
-			}
-			body(lo, min(lo+size, n))
-		}
-	}
-	var wg sync.WaitGroup
-	for range workers - 1 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			claim()
-		}()
-	}
-	claim()
-	wg.Wait()
+	chunks := min(4*threads, n/grain)
+	workers.For(n, (n+chunks-1)/chunks, threads-1, body)
 }
 
 // parallelGrain is the number of elements below which elementwise work stays on

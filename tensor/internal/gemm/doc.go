@@ -51,9 +51,10 @@
 // that the calling goroutine and up to [Threads]()-1 worker goroutines claim
 // until none is left, so that a worker that wakes late only takes less of the
 // work. When k fits in one chunk, the operand that all tasks share is packed
-// once, by all of them. Idle workers poll for the next call for a few tens of
-// microseconds before they block, because the products of a training step
-// come back to back. Pack buffers come from a sync.Pool: a steady state of
+// once, by all of them. The workers are those of package workers, which the
+// backend's elementwise loops run on too: idle, they poll for the next job
+// for a few tens of microseconds before they block, because the products
+// and loops of a training step come back to back. Pack buffers come from a sync.Pool: a steady state of
 // calls does not allocate. [SgemmSerial] keeps a product on the calling
 // goroutine, for callers that parallelize over independent products.
 //

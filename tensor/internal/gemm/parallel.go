@@ -4,7 +4,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/difftune/difftune/tensor/internal/workers"
 )
 
 // Products below this much work (flops, plus storeCost per element of C)
@@ -13,11 +14,6 @@ const (
 	minParallelWork = 1 << 21
 	storeCost       = 64
 )
-
-// spinTime is how long an idle worker polls for the next call before it
-// blocks: the products of a training step come back to back, and waking a
-// parked goroutine costs about 10µs.
-const spinTime = 50 * time.Microsecond
 
 // call is one product shared by the goroutines that compute it.
 //
@@ -47,49 +43,8 @@ type call struct {
 
 var callPool = sync.Pool{New: func() any { return new(call) }}
 
-var workers struct {
-	mu sync.Mutex
-	n  int
-	ch chan *call
-}
-
-// startWorkers makes sure that n worker goroutines wait for calls.
-func startWorkers(n int) {
-	workers.mu.Lock()
-	defer workers.mu.Unlock()
-	if workers.ch == nil {
-		workers.ch = make(chan *call, 64)
-	}
-	for ; workers.n < n; workers.n++ {
-		go worker(workers.ch)
-	}
-}
-
-func worker(ch chan *call) {
-	for {
-		c, ok := spinReceive(ch)
-		if !ok {
-			c = <-ch
-		}
-		c.participate(false)
-	}
-}
-
-// spinReceive polls ch for spinTime, yielding to other goroutines.
-func spinReceive(ch chan *call) (*call, bool) {
-	deadline := time.Now().Add(spinTime)
-	for {
-		select {
-		case c := <-ch:
-			return c, true
-		default:
-		}
-		if time.Now().After(deadline) {
-			return nil, false
-		}
-		runtime.Gosched()
-	}
-}
+// Work is the part of a worker of package workers: participate.
+func (c *call) Work() { c.participate(false) }
 
 // parallel computes the product on up to Threads() goroutines.
 func (p *problem) parallel(im *impl) {
@@ -128,16 +83,10 @@ func (p *problem) parallel(im *impl) {
 	c.next.Store(0)
 	c.done.Store(0)
 
-	startWorkers(t - 1)
-	c.refs.Store(1)
-	for range t - 1 {
-		c.refs.Add(1)
-		select {
-		case workers.ch <- c:
-		default:
-			c.refs.Add(-1) // every worker is busy: do without
-		}
-	}
+	// One reference per worker it may reach, handed back for those it
+	// did not (the queue was full); the caller's keeps c alive meanwhile.
+	c.refs.Store(int32(t))
+	c.refs.Add(int32(workers.Offer(c, t-1) - (t - 1)))
 	c.participate(true)
 }
 
