@@ -151,44 +151,22 @@ func tapPlanes(dst, img []float32, g ConvGeom, l tapLayout, y0, y1 int) {
 	}
 }
 
-// tapWeights writes the kernels w [out, c·taps] in the layout of
-// gemm.SgemmTaps's A: taps outermost, dst[o][s·c + ch] = w[o][ch·taps + s]
-// for the convolution; for its input gradient (flip) the transpose with
-// the kernel flipped, dst[ch][s·out + o] = w[o][ch·taps + taps−1−s].
-func tapWeights(dst, w []float32, out, c, taps int, flip bool) {
-	for o := range out {
-		for ch := range c {
-			src := w[(o*c+ch)*taps:][:taps]
-			for s, v := range src {
-				if flip {
-					dst[ch*taps*out+(taps-1-s)*out+o] = v
-				} else {
-					dst[o*taps*c+s*c+ch] = v
-				}
-			}
-		}
-	}
-}
-
 // conv2dTaps is Conv2d for convTaps(g) or convPhases(g): per image, y[n] =
-// Σ_s w_s·shift_s(x[n]) + bias, the bias added by the micro-kernel.
+// Σ_s w_s·shift_s(x[n]) + bias, the bias added by the micro-kernel. A_s is
+// the kernels w [out, c·taps] read at tap s: A(o, s·c + ch) = w[o][ch·taps
+// + s].
 func conv2dTaps(ys, xs, ws, bs []float32, out int, g ConvGeom) {
 	taps := g.KH * g.KW
-	wt, wh := getConvScratch(out * taps * g.C)
-	tapWeights(wt, ws, out, g.C, taps, false)
-	a := gemm.PackTaps(out, taps*g.C, wt, taps*g.C, bs)
-	putConvScratch(wh)
+	a := gemm.PackTapsStrided(out, taps, g.C, ws, 0, g.C*taps, taps, 1, bs)
 	tapConvolve(ys, xs, a, g.C, out, g)
 }
 
 // conv2dGradInputTaps is Conv2dGradInput for convTaps(g): per image, the
-// convolution of dy[n] with the flipped kernels, channels swapped.
+// convolution of dy[n] with the flipped kernels, channels swapped:
+// A(ch, s·out + o) = w[o][ch·taps + taps−1−s].
 func conv2dGradInputTaps(dxs, dys, ws []float32, out int, g ConvGeom) {
 	taps := g.KH * g.KW
-	wt, wh := getConvScratch(g.C * taps * out)
-	tapWeights(wt, ws, out, g.C, taps, true)
-	a := gemm.PackTaps(g.C, taps*out, wt, taps*out, nil)
-	putConvScratch(wh)
+	a := gemm.PackTapsStrided(g.C, taps, out, ws, taps-1, taps, g.C*taps, -1, nil)
 	tapConvolve(dxs, dys, a, out, g.C, g)
 }
 

@@ -1,6 +1,10 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/difftune/difftune/tensor/internal/workers"
+)
 
 // TapsSlack is the number of values SgemmTaps may read past the last one
 // of each B_s it uses, and the smallest ldb it accepts: the widest
@@ -27,21 +31,62 @@ type TapsA struct {
 // row bias (m values, or nil for none) for [SgemmTaps]. It panics when a
 // dimension is negative or a or bias is too short.
 func PackTaps(m, width int, a []float32, lda int, bias []float32) *TapsA {
-	return packTaps(active, m, width, a, lda, bias)
-}
-
-func packTaps(im *impl, m, width int, a []float32, lda int, bias []float32) *TapsA {
 	if m < 0 || width < 0 {
 		panic(fmt.Sprintf("gemm: PackTaps with m, width = %d, %d", m, width))
 	}
 	checkMatrix("A", m, width, a, lda)
+	return packTaps(active, m, 1, width, a, 0, lda, 1, 0, bias)
+}
+
+// PackTapsStrided packs for [SgemmTaps] the m×(taps·k) matrix A whose
+// element (i, s·k + p) is w[off + i·rs + p·ps + s·ss], and the row bias (m
+// values, or nil): the kernels of a convolution read where they lie,
+// without laying them out first (ss = −1 flips them). It panics when a
+// dimension is negative or an element or the bias lies outside its slice.
+func PackTapsStrided(m, taps, k int, w []float32, off, rs, ps, ss int, bias []float32) *TapsA {
+	if m < 0 || taps < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: PackTapsStrided with m, taps, k = %d, %d, %d", m, taps, k))
+	}
+	if m > 0 && taps > 0 && k > 0 {
+		// The index is affine in (i, p, s): its extremes are at corners.
+		lo, hi := off, off
+		for _, d := range [3]int{(m - 1) * rs, (k - 1) * ps, (taps - 1) * ss} {
+			lo, hi = lo+min(d, 0), hi+max(d, 0)
+		}
+		if lo < 0 || hi >= len(w) {
+			panic(fmt.Sprintf("gemm: PackTapsStrided reads w[%d..%d], len(w) = %d", lo, hi, len(w)))
+		}
+	}
+	return packTaps(active, m, taps, k, w, off, rs, ps, ss, bias)
+}
+
+// packMinValues is the size of A above which packTaps packs its panels in
+// parallel.
+const packMinValues = 1 << 15
+
+func packTaps(im *impl, m, taps, k int, w []float32, off, rs, ps, ss int, bias []float32) *TapsA {
 	// mr-row micro-panels in the kernel's layout (the last one's missing
 	// rows zero): tap s of panel ip starts at data[ip·mr·width + s·k·mr].
-	mr := im.mr
+	mr, width := im.mr, taps*k
 	rows := (m + mr - 1) / mr * mr
 	pa := &TapsA{im: im, m: m, width: width, data: make([]float32, rows*width+pad)}
-	if m > 0 && width > 0 {
-		(&problem{a: a, lda: lda}).packA(pa.data, mr, 0, m, 0, width)
+	if width > 0 {
+		panels := rows / mr
+		span := max(1, panels*packMinValues/max(rows*width, 1))
+		workers.For(panels, span, Threads()-1, func(lo, hi int) {
+			for ip := lo; ip < hi; ip++ {
+				panel := pa.data[ip*mr*width : (ip+1)*mr*width]
+				for r := range min(mr, m-ip*mr) {
+					row := off + (ip*mr+r)*rs
+					for s := range taps {
+						d, src := panel[s*k*mr+r:], row+s*ss
+						for p := range k {
+							d[p*mr] = w[src+p*ps]
+						}
+					}
+				}
+			}
+		})
 	}
 	if bias != nil {
 		if len(bias) < m {

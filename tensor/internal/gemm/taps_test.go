@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -47,7 +48,8 @@ func TestSgemmTaps(t *testing.T) {
 				c := make([]float32, len(c0))
 				for _, f := range []func(){
 					func() { SgemmTaps(PackTaps(m, taps*k, a, lda, bias), n, k, b, ldb, offs, beta, c, ldc) }, // the active one
-					func() { SgemmTaps(packTaps(im, m, taps*k, a, lda, bias), n, k, b, ldb, offs, beta, c, ldc) },
+					func() { SgemmTaps(packTaps(im, m, 1, taps*k, a, 0, lda, 1, 0, bias), n, k, b, ldb, offs, beta, c, ldc) },
+					func() { SgemmTaps(packTaps(im, m, taps, k, a, 0, lda, 1, k, bias), n, k, b, ldb, offs, beta, c, ldc) }, // as taps
 				} {
 					copy(c, c0)
 					if beta == 0 {
@@ -95,6 +97,51 @@ func checkTaps(t *testing.T, name string, m, n, k int, a []float32, lda int, b [
 	}
 }
 
+// TestPackTapsStrided checks PackTapsStrided against PackTaps of the matrix
+// laid out explicitly, for a convolution's kernels [out, c·taps] read as
+// they are (A(o, s·c + ch) = w[o·c·taps + ch·taps + s]) and flipped for its
+// input gradient (A(ch, s·out + o) = w[o·c·taps + ch·taps + taps−1−s]),
+// with sizes that leave partial panels and the parallel path.
+func TestPackTapsStrided(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, sh := range [][3]int{{1, 1, 1}, {5, 3, 9}, {13, 7, 9}, {128, 128, 9}, {64, 32, 16}} {
+		out, c, taps := sh[0], sh[1], sh[2]
+		w := make([]float32, out*c*taps)
+		for i := range w {
+			w[i] = float32(rng.NormFloat64())
+		}
+		bias := w[:out]
+		for _, flip := range []bool{false, true} {
+			m, k := out, c
+			if flip {
+				m, k = c, out
+			}
+			a := make([]float32, m*taps*k)
+			for o := range out {
+				for ch := range c {
+					for s := range taps {
+						if flip {
+							a[ch*taps*out+(taps-1-s)*out+o] = w[(o*c+ch)*taps+s]
+						} else {
+							a[o*taps*c+s*c+ch] = w[(o*c+ch)*taps+s]
+						}
+					}
+				}
+			}
+			want := PackTaps(m, taps*k, a, taps*k, bias[:min(m, out)])
+			var got *TapsA
+			if flip {
+				got = PackTapsStrided(m, taps, k, w, taps-1, taps, c*taps, -1, bias[:min(m, out)])
+			} else {
+				got = PackTapsStrided(m, taps, k, w, 0, c*taps, taps, 1, bias)
+			}
+			if !slices.Equal(got.data, want.data) || !slices.Equal(got.bias, want.bias) || got.m != want.m || got.width != want.width {
+				t.Errorf("%v flip %v: PackTapsStrided differs from PackTaps of the laid-out kernels", sh, flip)
+			}
+		}
+	}
+}
+
 // TestSgemmTapsPanics checks the argument checks of SgemmTaps.
 func TestSgemmTapsPanics(t *testing.T) {
 	x := make([]float32, 400)
@@ -107,6 +154,9 @@ func TestSgemmTapsPanics(t *testing.T) {
 		{"negative offset", func() { SgemmTaps(PackTaps(2, 2, x, 2, nil), 2, 2, x, 32, []int{-1}, 0, x, 2) }},
 		{"short a", func() { PackTaps(2, 4, x[:5], 4, nil) }},
 		{"short bias", func() { PackTaps(2, 2, x, 2, x[:1]) }},
+		{"strided past the end", func() { PackTapsStrided(2, 3, 4, x[:20], 0, 12, 1, 4, nil) }},
+		{"strided before the start", func() { PackTapsStrided(2, 3, 4, x, 1, 12, 1, -1, nil) }},
+		{"strided negative taps", func() { PackTapsStrided(2, -1, 4, x, 0, 12, 1, 4, nil) }},
 		{"short c", func() { SgemmTaps(PackTaps(2, 2, x, 2, nil), 4, 2, x, 32, []int{0}, 0, x[:5], 4) }},
 	})
 }
