@@ -8,8 +8,8 @@
 // busy polling for the next product, did not take it before the caller had
 // claimed every chunk itself (a gmm2d iteration had one goroutine running
 // 37 % of its time). The workers here poll one channel for [spinTime] after
-// each job, yielding to other goroutines, so the next loop or product finds
-// them awake, and block on it after that.
+// each job, yielding to other goroutines and threads, so the next loop or
+// product finds them awake, and block on it after that.
 //
 // A Job is shared, not split in advance: every participant (the caller and
 // the workers it reached) claims parts of it until none is left, so a worker
@@ -32,11 +32,14 @@ type Job interface{ Work() }
 // spinTime is how long an idle worker polls for the next job before it
 // blocks: waking a parked goroutine costs tens of microseconds (the OS
 // wakes its thread, and the woken goroutine waits in its waker's run slot
-// until another core takes it). Polling longer pays on an idle machine and
-// costs on a busy one, where the polling thread takes the core from the
-// run: a gmm2d iteration (Zen 4, 2 cores, paired runs) ran 1.12× faster
-// with 200 µs than with 50 µs idle, and 1.26× slower beside a busy loop.
-const spinTime = 50 * time.Microsecond
+// until another core takes it), and most gaps between the loops and
+// products of a training step are shorter than this. Each poll yields to
+// the worker's other goroutines and to the OS's other threads
+// (sched_yield), so that on a busy machine polling does not take the core
+// from the run: a gmm2d iteration (Zen 4, 2 cores, paired runs) ran 1.12×
+// faster than with 50 µs of polling without sched_yield, and as fast
+// beside a busy loop, where 200 µs without it was 1.26× slower.
+const spinTime = 200 * time.Microsecond
 
 var pool struct {
 	mu sync.Mutex
@@ -88,7 +91,8 @@ func worker(ch chan Job) {
 	}
 }
 
-// spinReceive polls ch for spinTime, yielding to other goroutines.
+// spinReceive polls ch for spinTime, yielding to other goroutines and
+// threads.
 func spinReceive(ch chan Job) (Job, bool) {
 	deadline := time.Now().Add(spinTime)
 	for {
@@ -101,6 +105,7 @@ func spinReceive(ch chan Job) (Job, bool) {
 			return nil, false
 		}
 		runtime.Gosched()
+		osYield()
 	}
 }
 
