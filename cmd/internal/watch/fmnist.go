@@ -33,15 +33,28 @@ func (v *imageView) Frame(e algos.Event) *viewer.DrawList {
 	return d
 }
 
+// State draws state k of the rollout as the frame draws the batch: the
+// images emerge from the noise.
+func (v *imageView) State(e algos.Event, k int) *viewer.DrawList {
+	d, _ := v.draw(e, e.Trajectory[k], replayStatus(e, k))
+	return d
+}
+
 // frame is Frame with the cells of the images drawn.
 func (v *imageView) frame(e algos.Event) (*viewer.DrawList, []image.Rectangle) {
 	genuine := float64(e.Extra["genuine"]) // the task's monitor: the strong classifier's
-	px := make([]float64, len(e.Snapshot))
-	for i, x := range e.Snapshot {
-		px[i] = (x + 1) / 2
+	return v.draw(e, e.Snapshot, status(e, genuine))
+}
+
+// draw is the frame of the images x (the event's batch, or a state of its
+// rollout) under the status line.
+func (v *imageView) draw(e algos.Event, x []float64, line string) (*viewer.DrawList, []image.Rectangle) {
+	px := make([]float64, len(x))
+	for i, xi := range x {
+		px[i] = (xi + 1) / 2
 	}
 	class := strings.ToUpper(tasks.FMNISTClassNames[v.task.Class])
-	d := viewer.NewFrame(status(e, genuine), fmt.Sprintf("FMNIST  CLASS %s  FRACTION %.2f", class, float64(e.Extra["class_fraction"])))
+	d := viewer.NewFrame(line, fmt.Sprintf("FMNIST  CLASS %s  FRACTION %.2f", class, float64(e.Extra["class_fraction"])))
 	body := viewer.Body
 	body.Min.Y += 4
 	cells := viewer.Grid(d, body.Inset(4), tasks.FMNISTSide, tasks.FMNISTSide, px)

@@ -101,5 +101,5 @@ func (v *planeView) Frame(e algos.Event) *viewer.DrawList {
 }
 
 func (v *planeView) State(e algos.Event, k int) *viewer.DrawList {
-	return v.draw(e.Trajectory[k], fmt.Sprintf("%s  REPLAY: STEP %d OF %d", where(e), k, len(e.Trajectory)-1))
+	return v.draw(e.Trajectory[k], replayStatus(e, k))
 }

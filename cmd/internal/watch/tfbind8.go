@@ -78,7 +78,21 @@ func (v *sequenceView) SetPretrained(x []float64) {
 
 func (v *sequenceView) Frame(e algos.Event) *viewer.DrawList {
 	y, seqs := v.ys(e.Snapshot)
-	d := viewer.NewFrame(status(e, algos.Mean(y)), fmt.Sprintf("TFBIND8  %d SAMPLES  WHITE LINE: PRE-TRAINED", len(y)))
+	return v.draw(y, seqs, status(e, algos.Mean(y)))
+}
+
+// State draws state k of the rollout as a frame of the sequences it
+// decodes to (each position's likeliest letter): the histogram and the
+// logo sharpen from the noise to the samples.
+func (v *sequenceView) State(e algos.Event, k int) *viewer.DrawList {
+	y, seqs := v.ys(e.Trajectory[k])
+	return v.draw(y, seqs, replayStatus(e, k))
+}
+
+// draw is the frame of the sequences seqs, of genuine y, under the status
+// line.
+func (v *sequenceView) draw(y []float64, seqs []int, line string) *viewer.DrawList {
+	d := viewer.NewFrame(line, fmt.Sprintf("TFBIND8  %d SAMPLES  WHITE LINE: PRE-TRAINED", len(y)))
 	v.mu.Lock()
 	lo, hi, pre := v.lo, v.hi, v.pre
 	v.mu.Unlock()

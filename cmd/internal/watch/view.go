@@ -68,6 +68,11 @@ func status(e algos.Event, genuine float64) string {
 	return fmt.Sprintf("%s  R^ %.4g  R %.4g  KL %.4g", where(e), float64(e.Reward), genuine, float64(e.KL))
 }
 
+// replayStatus is the first line of state k of the event's replay.
+func replayStatus(e algos.Event, k int) string {
+	return fmt.Sprintf("%s  REPLAY: STEP %d OF %d", where(e), k, len(e.Trajectory)-1)
+}
+
 // where is the run, its phase where it is not the drift's, its round and
 // its iteration, as a frame's status line starts.
 func where(e algos.Event) string {

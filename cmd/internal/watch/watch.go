@@ -44,7 +44,7 @@ type Flags struct {
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Frames, "frames", "", "write viewer frames as PNG files into this directory, DIR/frame_<run>_<iter>.png (frame_<run>_r<round>_<iter>.png in SEIKO's rounds, DIR/seed<N>/ under -seeds; tasks: "+strings.Join(Tasks(), ", ")+")")
 	fs.IntVar(&f.Every, "frames-every", 5, "fine-tuning iterations between two -frames")
-	fs.BoolVar(&f.View, "view", false, "show the samples in a window as the model fine-tunes (keys: space freezes the display, s saves it as PNG into -out, r replays the last rollout (gmm2d), q closes the window and the run goes on)")
+	fs.BoolVar(&f.View, "view", false, "show the samples in a window as the model fine-tunes (keys: space freezes the display, s saves it as PNG into -out, r replays the last rollout, q closes the window and the run goes on)")
 	fs.BoolVar(&f.Stop, "view-stop", false, "with -view: closing the window stops the run as Ctrl-C does (it resumes with -resume)")
 }
 

@@ -156,31 +156,59 @@ func TestImageView(t *testing.T) {
 	}
 }
 
-// TestPlaneViewReplay: a gmm2d view is a Replayer whose states are drawn
-// like frames of the state's samples.
-func TestPlaneViewReplay(t *testing.T) {
-	v, err := newPlaneView(tasks.NewGMM2D(true), algos.Plan{})
-	if err != nil {
+// TestReplays: each task's view is a Replayer whose states are drawn like
+// frames of the state's batch: consecutive states look different, and the
+// last state (the samples) is drawn as the frame, only the status lines
+// differing.
+func TestReplays(t *testing.T) {
+	tf := tasks.NewTFBind8(true)
+	if err := tf.Load(); err != nil {
 		t.Fatal(err)
 	}
-	r, ok := v.(Replayer)
-	if !ok {
-		t.Fatal("the gmm2d view does not replay")
+	n := tasks.FMNISTPixels
+	grey := func(v ...float64) []float64 { // images of constant grey levels
+		x := make([]float64, 0, len(v)*n)
+		for _, g := range v {
+			x = append(x, slices.Repeat([]float64{g}, n)...)
+		}
+		return x
 	}
-	traj := [][]float64{{3, 3, -3, 3}, {1, 1, -1, 1}, {4, 0, 0, 4}}
-	e := algos.Event{Method: "nokl", Phase: "drift", Iter: 4, Snapshot: traj[2], Trajectory: traj}
-	frames := make([]*image.RGBA, len(traj))
-	for k := range traj {
-		frames[k] = viewer.RenderCPU(r.State(e, k))
-	}
-	if slices.Equal(frames[0].Pix, frames[1].Pix) || slices.Equal(frames[1].Pix, frames[2].Pix) {
-		t.Error("two states of the replay look the same")
-	}
-	// The last state's points are the frame's: only the status lines differ.
-	body := viewer.Body
-	live := viewer.RenderCPU(v.Frame(e))
-	if !sameIn(frames[2], live, body) {
-		t.Error("the replay's last state is not drawn as the frame")
+	for _, c := range []struct {
+		name string
+		view func() (View, error)
+		traj [][]float64
+	}{
+		{"gmm2d", func() (View, error) { return newPlaneView(tasks.NewGMM2D(true), algos.Plan{}) },
+			[][]float64{{3, 3, -3, 3}, {1, 1, -1, 1}, {4, 0, 0, 4}}},
+		{"tfbind8", func() (View, error) { return newSequenceView(tf, algos.Plan{}) },
+			[][]float64{tasks.OneHots([]int{0, 0, 0}), tasks.OneHots([]int{0, 1000, 2000}), tasks.OneHots([]int{5000, 5000, 60000})}},
+		{"fmnist", func() (View, error) { return newImageView(tasks.NewFMNIST(true), algos.Plan{}) },
+			[][]float64{grey(-1, -1), grey(0, -1), grey(1, 0.5)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v, err := c.view()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, ok := v.(Replayer)
+			if !ok {
+				t.Fatalf("the %s view does not replay", c.name)
+			}
+			e := algos.Event{Method: "nokl", Phase: "drift", Iter: 4, Snapshot: c.traj[len(c.traj)-1], Trajectory: c.traj,
+				Extra: map[string]algos.Number{"genuine": -1.5, "class_fraction": 0.25}}
+			frames := make([]*image.RGBA, len(c.traj))
+			for k := range c.traj {
+				frames[k] = viewer.RenderCPU(r.State(e, k))
+			}
+			for k := range len(frames) - 1 {
+				if sameIn(frames[k], frames[k+1], viewer.Body) {
+					t.Errorf("states %d and %d of the replay look the same", k, k+1)
+				}
+			}
+			if live := viewer.RenderCPU(v.Frame(e)); !sameIn(frames[len(frames)-1], live, viewer.Body) {
+				t.Error("the replay's last state is not drawn as the frame")
+			}
+		})
 	}
 }
 
