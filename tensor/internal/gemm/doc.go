@@ -4,8 +4,9 @@
 // BLAS sgemm; [SgemmEpilogue] computes C = act(op(A)*op(B) + bias) and can
 // save the activation's derivative, so that the forward pass of a dense layer
 // is one call and one pass over C. [SgemmTaps] sums the products of one
-// packed A ([PackTaps]) with several B read in place at offsets of one
-// buffer: the taps of a convolution whose patches are shifts of its image.
+// packed A ([PackTaps], or [PackTapsStrided] from a convolution's kernels
+// as they lie) with several B read in place at offsets of one buffer: the
+// taps of a convolution whose patches are shifts of its image.
 //
 // # Blocking scheme
 //
