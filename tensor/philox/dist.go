@@ -3,7 +3,8 @@ package philox
 import (
 	"math"
 	"runtime"
-	"sync"
+
+	"github.com/difftune/difftune/tensor/internal/workers"
 )
 
 // parallelThreshold is the output length from which the fill functions
@@ -107,24 +108,22 @@ const minChunk = parallelThreshold / 4
 // fill sets out to the elements of draw of seed, perBlock per block, in
 // parallel when out is long.
 func fill[T float32 | float64](seed, draw uint64, out []T, perBlock int, f filler[T]) {
-	workers := min(runtime.GOMAXPROCS(0), len(out)/minChunk)
-	if len(out) < parallelThreshold || workers < 2 {
+	parts := min(runtime.GOMAXPROCS(0), len(out)/minChunk)
+	if len(out) < parallelThreshold || parts < 2 {
 		f(Key(seed), draw, 0, out)
 		return
 	}
-	fillParallel(Key(seed), draw, out, perBlock, workers, f)
+	fillParallel(Key(seed), draw, out, perBlock, parts, f)
 }
 
-// fillParallel splits out into at most workers runs of whole blocks and
-// fills them concurrently. Since every element depends only on its index,
-// the result is that of f(key, draw, 0, out).
-func fillParallel[T float32 | float64](key [2]uint32, draw uint64, out []T, perBlock, workers int, f filler[T]) {
+// fillParallel splits out into at most parts runs of whole blocks and
+// fills them concurrently, on the caller and the CPU backend's workers
+// (package workers). Since every element depends only on its index, the
+// result is that of f(key, draw, 0, out).
+func fillParallel[T float32 | float64](key [2]uint32, draw uint64, out []T, perBlock, parts int, f filler[T]) {
 	blocks := (len(out) + perBlock - 1) / perBlock
-	per := (blocks + workers - 1) / workers
-	var wg sync.WaitGroup
-	for b := 0; b < blocks; b += per {
-		lo, hi := b*perBlock, min((b+per)*perBlock, len(out))
-		wg.Go(func() { f(key, draw, uint64(b), out[lo:hi]) })
-	}
-	wg.Wait()
+	per := (blocks + parts - 1) / parts
+	workers.For(blocks, per, parts-1, func(lo, hi int) {
+		f(key, draw, uint64(lo), out[lo*perBlock:min(hi*perBlock, len(out))])
+	})
 }

@@ -71,9 +71,8 @@ func packTaps(im *impl, m, taps, k int, w []float32, off, rs, ps, ss int, bias [
 	rows := (m + mr - 1) / mr * mr
 	pa := &TapsA{im: im, m: m, width: width, data: make([]float32, rows*width+pad)}
 	if width > 0 {
-		panels := rows / mr
-		span := max(1, panels*packMinValues/max(rows*width, 1))
-		workers.For(panels, span, Threads()-1, func(lo, hi int) {
+		span := max(1, packMinValues/(mr*width)) // panels per part
+		workers.For(rows/mr, span, Threads()-1, func(lo, hi int) {
 			for ip := lo; ip < hi; ip++ {
 				panel := pa.data[ip*mr*width : (ip+1)*mr*width]
 				for r := range min(mr, m-ip*mr) {
